@@ -1,0 +1,1 @@
+"""normlab: how a Transformer block is wired, in small readable PyTorch modules."""
