@@ -54,7 +54,7 @@ class Block(nn.Module):
         super().__init__()
         if placement is not None and placement != self.placement:
             raise ValueError(f"{type(self).__name__} has placement {self.placement!r}, not {placement!r}")
-        self.d_model = d_model
+        self.d_model, self.norm_name, self.n_layers = d_model, norm, n_layers
         self.attn = MultiHeadSelfAttention(d_model, n_heads, dropout, causal)
         self.ffn = FeedForward(d_model, d_ff, dropout, activation)
         self.dropout1 = nn.Dropout(dropout)
@@ -113,10 +113,10 @@ class SandwichBlock(Block):
 
     placement = "sandwich"
 
-    def __init__(self, d_model, n_heads, d_ff, dropout=0.0, norm="layer", **kwargs):
-        super().__init__(d_model, n_heads, d_ff, dropout, norm, **kwargs)
-        self.norm3 = make_norm(norm, d_model)   # after attention
-        self.norm4 = make_norm(norm, d_model)   # after the FFN
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.norm3 = make_norm(self.norm_name, self.d_model)   # after attention
+        self.norm4 = make_norm(self.norm_name, self.d_model)   # after the FFN
 
     def forward(self, x, key_padding_mask=None):
         self._check(x)
@@ -146,11 +146,10 @@ class DeepNormBlock(Block):
 
     placement = "deepnorm"
 
-    def __init__(self, d_model, n_heads, d_ff, dropout=0.0, norm="layer", activation="relu",
-                 causal=False, n_layers=1, **kwargs):
-        super().__init__(d_model, n_heads, d_ff, dropout, norm, activation, causal, n_layers, **kwargs)
-        self.alpha = (2 * n_layers) ** 0.25
-        self.beta = (8 * n_layers) ** -0.25
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.alpha = (2 * self.n_layers) ** 0.25
+        self.beta = (8 * self.n_layers) ** -0.25
         # torchscale's init: Xavier-normal, gain beta on the value/output/FFN weights.
         for proj, gain in ((self.attn.q_proj, 1.0), (self.attn.k_proj, 1.0),
                            (self.attn.v_proj, self.beta), (self.attn.out_proj, self.beta),
@@ -172,8 +171,8 @@ class ParallelBlock(Block):
 
     placement = "parallel"
 
-    def __init__(self, d_model, n_heads, d_ff, dropout=0.0, norm="layer", **kwargs):
-        super().__init__(d_model, n_heads, d_ff, dropout, norm, **kwargs)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         del self.norm2   # one norm feeds both branches (GPT-J, PaLM)
 
     def forward(self, x, key_padding_mask=None):

@@ -30,8 +30,8 @@ class TransformerStack(nn.Module):
         super().__init__()
         self.placement, self.d_model, self.vocab_size = placement, d_model, vocab_size
         self.blocks = nn.ModuleList(
-            Block(d_model, n_heads, d_ff, dropout, norm, activation, causal,
-                  n_layers=n_layers, placement=placement)
+            Block(d_model, n_heads, d_ff, dropout=dropout, norm=norm, activation=activation,
+                  causal=causal, n_layers=n_layers, placement=placement)
             for _ in range(n_layers)
         )
         self.final_norm = make_norm(norm, d_model) if NEEDS_FINAL_NORM[placement] else None
