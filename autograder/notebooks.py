@@ -1,0 +1,167 @@
+"""Reading a submission defensively and rebuilding the notebook that gets executed.
+
+The executed notebook is built from the instructor's notebooks, never trusted from
+the submission: cells are matched by nbgrader grade id (like nbgrader's
+OverwriteCells), so
+  * answer cells (nbgrader `solution`) take the student's text,
+  * test cells and locked cells take the SOURCE text (hidden tests included: they
+    exist only here, at grade time) whatever the student did to them,
+  * cells that are in the source order, whatever order the submission has,
+  * deleted cells come back (an answer cell comes back as the release's stub),
+  * a duplicated grade id: the first copy is graded, later copies become plain
+    cells (nbgrader's DeduplicateIds), and the student's extra cells are kept
+    after the graded cell they followed.
+Every repair is written down in `notes`, which end up in the report.
+"""
+import copy
+import hashlib
+import json
+
+import nbformat
+
+MAX_NOTEBOOK_BYTES = 20 * 1024 ** 2
+
+
+class BadSubmission(Exception):
+    """The file cannot be graded at all; the message says why (goes to the report)."""
+
+
+def file_digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def read_submission(path):
+    """Parse a submitted .ipynb or raise BadSubmission with a reason a student understands."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_NOTEBOOK_BYTES + 1)
+    except FileNotFoundError:
+        raise BadSubmission("missing notebook: nothing was submitted under this name") from None
+    if not raw:
+        raise BadSubmission("empty file (0 bytes): the notebook was not saved before submitting")
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        raise BadSubmission(f"file larger than {MAX_NOTEBOOK_BYTES // 1024 ** 2} MB: not graded")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadSubmission("not a text file (not UTF-8): this is not a Jupyter notebook") from None
+    except json.JSONDecodeError as exc:
+        raise BadSubmission(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg} "
+                            "(the file was edited outside Jupyter or truncated)") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise BadSubmission("valid JSON but not a Jupyter notebook (no list of cells)")
+    try:
+        nb = nbformat.reads(json.dumps(data), as_version=4)
+    except Exception as exc:  # noqa: BLE001  nbformat raises many kinds
+        raise BadSubmission(f"not a readable Jupyter notebook: {exc}") from None
+    for cell in nb.cells:
+        if not isinstance(cell.get("source", ""), str):
+            raise BadSubmission("a cell's source is not text: not a valid Jupyter notebook")
+    return nb
+
+
+def grade_id(cell):
+    nbgrader = cell.get("metadata", {}).get("nbgrader", {})
+    return nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
+
+
+def is_answer(cell):
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
+
+
+def is_test(cell):
+    nbgrader = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.cell_type == "code" and bool(nbgrader.get("grade")) and not nbgrader.get("solution")
+
+
+def build_graded_notebook(source_nb, release_nb, student_nb):
+    """Return (notebook to execute, notes). Metadata (points, checksums) comes from the
+    release; test/locked text from the source; answers from the student."""
+    notes = []
+    release_by_id = {grade_id(c): c for c in release_nb.cells if grade_id(c)}
+    source_ids = [grade_id(c) for c in source_nb.cells if grade_id(c)]
+    plain_ids = {c.get("id") for c in source_nb.cells if not grade_id(c) and c.get("id")}
+    student_plain = {}
+
+    student_by_id, seen, extras_after, anchor = {}, set(), {}, None
+    duplicated = []
+    for cell in student_nb.cells:
+        gid = grade_id(cell)
+        if gid in source_ids and gid not in seen:
+            seen.add(gid)
+            student_by_id[gid] = cell
+            anchor = gid
+        elif gid is None and cell.get("id") in plain_ids and cell.id not in student_plain:
+            student_plain[cell.id] = cell  # an unlocked instructor cell: the student's copy
+        else:
+            if gid in seen:
+                duplicated.append(gid)
+            extra = copy.deepcopy(cell)
+            extra.metadata.pop("nbgrader", None)
+            extras_after.setdefault(anchor, []).append(extra)
+    if duplicated:
+        notes.append(f"duplicated cell(s) {', '.join(sorted(set(duplicated)))}: the first copy was graded")
+    submitted_order = [grade_id(c) for c in student_nb.cells if grade_id(c) in source_ids]
+    deduped = list(dict.fromkeys(submitted_order))
+    if deduped != [g for g in source_ids if g in deduped]:
+        notes.append("cells were reordered: graded in the original order")
+
+    cells = list(extras_after.get(None, []))
+    edited, missing_answers, missing_locked = [], [], []
+    for source_cell in source_nb.cells:
+        gid = grade_id(source_cell)
+        if gid is None:  # unlocked plain cell: the student's copy if they kept it
+            plain = copy.deepcopy(student_plain.get(source_cell.get("id"), source_cell))
+            if plain.cell_type == "code":
+                plain.outputs, plain.execution_count = [], None
+            cells.append(plain)
+            continue
+        release_cell = release_by_id.get(gid, source_cell)
+        cell = copy.deepcopy(release_cell)
+        submitted = student_by_id.get(gid)
+        if is_answer(source_cell):
+            if submitted is None:
+                missing_answers.append(gid)
+            else:
+                cell.source = submitted.source
+        else:
+            cell.source = source_cell.source
+            if submitted is None:
+                missing_locked.append(gid)
+            elif submitted.source.strip() != release_cell.source.strip() or \
+                    submitted.cell_type != release_cell.cell_type:
+                edited.append(gid)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cells.append(cell)
+        cells.extend(extras_after.get(gid, []))
+    if edited:
+        notes.append(f"edited test/locked cell(s) {', '.join(edited)}: restored from the source")
+    if missing_locked:
+        notes.append(f"deleted test/locked cell(s) {', '.join(missing_locked)}: restored from the source")
+    if missing_answers:
+        notes.append(f"deleted answer cell(s) {', '.join(missing_answers)}: graded as unanswered")
+    graded = copy.deepcopy(release_nb)
+    graded.cells = cells
+    return graded, notes
+
+
+def strip_hidden_tests(source):
+    """Remove `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` blocks (markers included)."""
+    kept, hidden = [], False
+    for line in source.splitlines(keepends=True):
+        marker = line.strip().upper()
+        if marker.startswith("### BEGIN HIDDEN TESTS"):
+            hidden = True
+            continue
+        if marker.startswith("### END HIDDEN TESTS"):
+            hidden = False
+            continue
+        if not hidden:
+            kept.append(line)
+    return "".join(kept).rstrip("\n")
+
+
+def has_hidden_tests(source):
+    return "### BEGIN HIDDEN TESTS" in source.upper()
