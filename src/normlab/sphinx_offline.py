@@ -2,7 +2,9 @@
 
 1. Kernels started by the build (myst-nb / jupyter-cache) inherit ``NORMLAB_STATIC_WIDGETS=1``,
    so :func:`normlab.widgets.precomputed_demo` renders every variant up front
-   (the page has no kernel to recompute on).
+   (the page has no kernel to recompute on), and ``OMP_NUM_THREADS=1``: the book's models
+   are tiny, and on a 2-core machine shared with other work PyTorch's thread pool made
+   a demo cell 10-20x slower than one thread (measured: 50 s vs 4 s).
 2. Jupyter Book adds every ``.js``/``.css`` under ``_static/`` to every page; the vendored
    npm packages under ``_static/vendor/`` (hundreds of MathJax components) must only be
    loaded by the pages that need them (``mathjax_path``, ``nb_ipywidgets_js``), so their
@@ -21,10 +23,11 @@ from pathlib import Path
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
+from .widgets import STATIC_WIDGETS_ENV
+
 logger = logging.getLogger(__name__)
 
 VENDOR_PREFIX = "vendor/"
-STATIC_WIDGETS_ENV = "NORMLAB_STATIC_WIDGETS"
 
 # Tags that make the browser fetch something as the page loads (not <a href>, a link).
 _REMOTE_IN_HTML = re.compile(
@@ -40,6 +43,9 @@ def _name(entry) -> str:
 
 
 def drop_vendor_files(app: Sphinx, config) -> None:
+    # Without an icon link the browser asks for /favicon.ico: a 404 in the console.
+    if not config.html_favicon:
+        config.html_favicon = str(Path(__file__).parent / "static" / "favicon.svg")
     config.html_js_files = [e for e in config.html_js_files if not _name(e).startswith(VENDOR_PREFIX)]
     config.html_css_files = [e for e in config.html_css_files if not _name(e).startswith(VENDOR_PREFIX)]
     vendor = Path(app.srcdir) / "_static" / "vendor"
@@ -71,6 +77,7 @@ def check_offline(app: Sphinx, exception) -> None:
 
 def setup(app: Sphinx) -> dict:
     os.environ[STATIC_WIDGETS_ENV] = "1"
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     # after Jupyter Book has filled html_js_files, before the HTML builder reads it
     app.connect("config-inited", drop_vendor_files, priority=900)
     app.connect("build-finished", check_offline)

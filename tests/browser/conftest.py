@@ -1,0 +1,125 @@
+"""Browser fixtures: the built book served on 127.0.0.1, headless Debian chromium, and
+every request to another host aborted and recorded.
+
+Needs `make book` (the pages) and `make chromium` (/usr/bin/chromium); `make test` does
+both. A failing test leaves a screenshot in test-results/<test name>.png.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / "_build" / "html"
+RESULTS = ROOT / "test-results"
+CHROMIUM = Path("/usr/bin/chromium")
+# Launch flags that work as root on these machines (shared/reference/tooling-notes.md).
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+def built_pages() -> list[str]:
+    """Every HTML page of the built book, relative to the site root (new chapters included)."""
+    if not (SITE / "index.html").is_file():
+        return []
+    skip = {"genindex.html", "search.html"}  # generated; still loaded via the search test
+    return sorted(
+        p.relative_to(SITE).as_posix()
+        for p in SITE.rglob("*.html")
+        if p.name not in skip and "_static" not in p.parts and "reports" not in p.parts
+    )
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # keep pytest output readable
+        pass
+
+
+@pytest.fixture(scope="session")
+def site_url():
+    if not (SITE / "index.html").is_file():
+        pytest.fail(f"{SITE}/index.html is missing: run `make book` first")
+    handler = functools.partial(QuietHandler, directory=str(SITE))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make chromium`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Visit:
+    """One browser page plus what it tried to fetch from outside and what it logged."""
+
+    def __init__(self, page):
+        self.page = page
+        self.blocked: list[str] = []
+        self.console_errors: list[str] = []
+        self.page_errors: list[str] = []
+
+    def goto(self, url: str):
+        response = self.page.goto(url, wait_until="load")
+        assert response is not None and response.ok, f"{url}: HTTP {response and response.status}"
+        return response
+
+
+@pytest.fixture
+def visit(browser, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    seen = Visit(page)
+
+    def route(route_):
+        host = urlparse(route_.request.url).hostname
+        if route_.request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
+            route_.continue_()
+        else:
+            seen.blocked.append(route_.request.url)
+            route_.abort()
+
+    context.route(re.compile(r".*"), route)
+    page.on("console", lambda msg: msg.type == "error" and seen.console_errors.append(
+        f"{msg.text} (at {msg.location.get('url', '?')})"))
+    page.on("pageerror", lambda err: seen.page_errors.append(str(err)))
+    yield seen
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        RESULTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^\w.-]+", "_", request.node.name)
+        try:
+            page.screenshot(path=str(RESULTS / f"{name}.png"), full_page=True)
+        except Exception as err:  # a crashed page still lets the test report its failure
+            print(f"screenshot failed: {err}")
+    context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # lets the `visit` fixture see whether the test body failed (for the screenshot)
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
