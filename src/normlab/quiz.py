@@ -29,8 +29,11 @@ A bank is a YAML file under ``book/quizzes/`` holding a list of questions::
           - {answer: "(2, 10, 10)", explain: That forgets the heads axis.}
 
 A numeric question gives either ``answer:`` (a number or a list for a shape, plus an
-optional ``tolerance``) or ``answer_from:`` naming a function registered with
-:func:`answer_source` below, called with ``args`` when the bank is loaded.
+optional ``tolerance``) or ``answer_from:``, called with ``args`` when the bank is
+loaded: a dotted path to any function in normlab (``normlab.costs.crossover_seq``), or a
+short name registered with :func:`answer_source` (the ones defined below; a module that
+registers more must be imported first, e.g. listed in ``normlab_quiz_modules`` in
+``_config.yml``).
 
 Surfaces: the ``{quiz}`` directive (:mod:`normlab.sphinx_quiz`, checked in the browser by
 ``static/normlab-quiz.js``) and :func:`show` (ipywidgets in a live notebook). Both use
@@ -40,6 +43,7 @@ the same bank and the same rules as :meth:`Question.check`.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import math
 import os
 import re
@@ -365,13 +369,30 @@ def _as_numbers(value: Any, what: str, fail) -> tuple[float, ...]:
     fail(f"'{what}' must be a number or a shape such as [2, 8, 10, 10], got {value!r}")
 
 
+def resolve_answer_source(name: Any) -> Callable[..., Any] | None:
+    """A registered name, or a dotted path to a function inside normlab."""
+    if not isinstance(name, str):
+        return None
+    if name in ANSWER_SOURCES:
+        return ANSWER_SOURCES[name]
+    module_name, _, attr = name.rpartition(".")
+    if module_name == "normlab" or module_name.startswith("normlab."):
+        try:
+            return getattr(importlib.import_module(module_name), attr, None)
+        except ImportError:
+            return None
+    return None
+
+
 def _computed_answer(name: Any, args: Any, fail) -> tuple[float, ...]:
-    if name not in ANSWER_SOURCES:
-        fail(f"answer_from: unknown computation {name!r}; known: {', '.join(sorted(ANSWER_SOURCES))}")
+    source = resolve_answer_source(name)
+    if source is None:
+        fail(f"answer_from: unknown computation {name!r}; expected a dotted path such as "
+             f"normlab.costs.crossover_seq or a registered name: {', '.join(sorted(ANSWER_SOURCES))}")
     if not isinstance(args, dict):
         fail(f"'args' must be a mapping of keyword arguments for {name}, got {args!r}")
     try:
-        value = ANSWER_SOURCES[name](**args)
+        value = source(**args)
     except Exception as err:  # the author's args are wrong: say so with the question id
         fail(f"answer_from: {name}(**{args}) failed: {type(err).__name__}: {err}")
     return _as_numbers(list(value) if isinstance(value, tuple) else value, f"{name} result", fail)
@@ -394,10 +415,21 @@ def default_quiz_dir(start: Path | None = None) -> Path:
     raise FileNotFoundError(f"no book/quizzes folder found above {start}; pass quiz_dir=")
 
 
+def import_answer_modules(quiz_dir: Path) -> None:
+    """Import the modules the book lists in ``normlab_quiz_modules`` (``_config.yml``)."""
+    config = quiz_dir.parent.parent / "_config.yml"
+    if config.is_file():
+        sphinx_config = (yaml.safe_load(config.read_text()) or {}).get("sphinx", {}) or {}
+        for module in (sphinx_config.get("config", {}) or {}).get("normlab_quiz_modules", []):
+            importlib.import_module(module)
+
+
 def get_question(question_id: str, quiz_dir: str | os.PathLike | None = None) -> Question:
-    bank = load_banks(quiz_dir or default_quiz_dir())
+    quiz_dir = Path(quiz_dir) if quiz_dir else default_quiz_dir()
+    import_answer_modules(quiz_dir)
+    bank = load_banks(quiz_dir)
     if question_id not in bank:
-        raise KeyError(f"no question {question_id!r} in {quiz_dir or default_quiz_dir()}; known: {sorted(bank)}")
+        raise KeyError(f"no question {question_id!r} in {quiz_dir}; known: {sorted(bank)}")
     return bank[question_id]
 
 
