@@ -1,0 +1,202 @@
+"""Visible checks for exercises/ordering: the order of a sub-layer's operations.
+
+The checks recognise the placements by what they compute on a probe input, so a wrong
+answer is named ("that is post-norm") instead of merely rejected. Which order is right
+for which question is decided only by the hidden tests in the source notebook.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._core import (CheckFailed, Spy, check_choice, check_name, expect, expect_function,
+                    expect_tensor, match, question)
+
+OPERATIONS = ("save_residual", "layer_norm", "sublayer_function", "dropout", "residual_add")
+PLACEMENT_NAMES = ("post", "pre", "sandwich", "res-post", "deepnorm", "parallel")
+
+
+def _check_operation_list(order, name: str) -> None:
+    expect(isinstance(order, (list, tuple)),
+           f"{name} must be a list of operation names, e.g. [\"save_residual\", ...]; "
+           f"got {type(order).__name__}")
+    for op in order:
+        check_name(op, OPERATIONS, f"{name} entry")
+    twice = sorted({op for op in order if list(order).count(op) > 1})
+    expect(not twice, f"{name} lists {twice} more than once: each operation happens once per sub-layer")
+    missing = [op for op in OPERATIONS if op not in order]
+    expect(not missing, f"{name} is missing {missing}: use every operation in {OPERATIONS} exactly once")
+    at = {op: i for i, op in enumerate(order)}
+    # Rules true of every placement in this course, whatever the question.
+    expect(at["save_residual"] < at["residual_add"],
+           f"{name} adds the residual before saving it: save_residual keeps a copy of the "
+           "sub-layer's input for the skip path, so it must come before residual_add")
+    expect(at["sublayer_function"] < at["residual_add"],
+           f"{name} applies the sub-layer function after the residual add: F's output is "
+           "what gets added to the skip path, so sublayer_function comes before residual_add")
+
+
+@question("ordering", "Q1 post-norm order", ["POST_NORM_ORDER"], hidden=3)
+def post_norm_order(order) -> None:
+    _check_operation_list(order, "POST_NORM_ORDER")
+
+
+@question("ordering", "Q2 pre-norm order", ["PRE_NORM_ORDER"], hidden=5)
+def pre_norm_order(order) -> None:
+    _check_operation_list(order, "PRE_NORM_ORDER")
+
+
+# --------------------------------------------------------------------------- implementations
+
+def _probe(d_model: int = 8):
+    """A probe input, a sub-layer function F and a norm whose gain and bias are not 1 and 0
+    (so that LN(x) can be told apart from x)."""
+    x = torch.randn(2, 4, d_model) * 3 + 1
+    f = nn.Sequential(nn.Linear(d_model, d_model), nn.Tanh())
+    norm = nn.LayerNorm(d_model)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 2.0)
+        norm.bias.uniform_(-1.0, 1.0)
+    return x, f, norm
+
+
+def sublayer_forms(x, f, norm) -> dict[str, torch.Tensor]:
+    """What each way of wiring one sub-layer computes on the probe."""
+    with torch.no_grad():
+        return {
+            "post": norm(x + f(x)),
+            "pre": x + f(norm(x)),
+            "res-post": x + norm(f(x)),
+            "sandwich": x + norm(f(norm(x))),
+            "normalised-residual": norm(x) + f(norm(x)),
+            "no-residual-pre": f(norm(x)),
+            "no-residual-post": norm(f(x)),
+            "no-norm": x + f(x),
+        }
+
+
+FORM_FEEDBACK = {
+    "post": "your sub-layer normalises after the residual add, LN(x + F(x)): that is post-norm "
+            "(Vaswani et al. 2017).",
+    "pre": "your sub-layer computes x + F(LN(x)): that is pre-norm, the norm on F's input with "
+           "the identity path left alone.",
+    "res-post": "your sub-layer computes x + LN(F(x)): it normalises F's output. That is the course "
+                "text's LNorm(F(x)) + x read literally, which is res-post-norm (Swin V2, OLMo 2).",
+    "sandwich": "your sub-layer computes x + LN(F(LN(x))): a norm on both sides of F is sandwich norm.",
+    "normalised-residual": "your residual is taken from the normalised input: LN(x) + F(LN(x)). The "
+                           "skip path must carry x itself; normalise only the copy that goes into F.",
+    "no-residual-pre": "the residual connection is missing: you return F(LN(x)) without adding x.",
+    "no-residual-post": "the residual connection is missing: you return LN(F(x)) without adding x.",
+    "no-norm": "norm is never applied: you return x + F(x).",
+}
+
+
+def _classify_sublayer(fn, name: str) -> str:
+    expect_function(fn, name, 3)
+    x, f, norm = _probe()
+    f_spy, norm_spy = Spy(f, "f"), Spy(norm, "norm")
+    x_before = x.clone()
+    out = fn(x, f_spy, norm_spy)
+    expect(torch.equal(x, x_before), f"{name} changed its input x in place; return a new tensor instead")
+    expect_tensor(out, tuple(x.shape), f"{name}(x, f, norm)", "a sub-layer keeps (batch, seq, d_model)")
+    expect(f_spy.inputs, f"{name} never calls f: the sub-layer function must be applied")
+    expect(norm_spy.inputs, f"{name} never calls norm: use the norm you are given, don't make your own")
+    form = match(out, sublayer_forms(x, f, norm))
+    expect(form is not None,
+           f"{name} computes something that is none of the placements (post, pre, res-post, sandwich); "
+           "check which tensor goes into f, which into norm, and what is added to what.")
+    return form
+
+
+@question("ordering", "Q3a post_norm_sublayer", ["post_norm_sublayer"], hidden=2)
+def post_norm_sublayer(fn) -> None:
+    form = _classify_sublayer(fn, "post_norm_sublayer")
+    if form != "post":
+        raise CheckFailed(FORM_FEEDBACK[form] + " Post-norm normalises the sum: LN(x + F(x)).")
+
+
+@question("ordering", "Q3b pre_norm_sublayer", ["pre_norm_sublayer"], hidden=2)
+def pre_norm_sublayer(fn) -> None:
+    form = _classify_sublayer(fn, "pre_norm_sublayer")
+    if form != "pre":
+        raise CheckFailed(FORM_FEEDBACK[form] + " Standard pre-norm normalises F's input and leaves "
+                          "the identity path alone: x + F(LN(x)).")
+
+
+# --------------------------------------------------------------------------- a stack of sub-layers
+
+def _stack_forms(x, fs, norms, final) -> dict[str, torch.Tensor]:
+    def run(step, with_final=True):
+        h = x
+        for f, n in zip(fs, norms):
+            h = step(h, f, n)
+        return final(h) if with_final else h
+
+    with torch.no_grad():
+        return {
+            "pre": run(lambda h, f, n: h + f(n(h))),
+            "no-final": run(lambda h, f, n: h + f(n(h)), with_final=False),
+            "post": run(lambda h, f, n: n(h + f(h)), with_final=False),
+            "post+final": run(lambda h, f, n: n(h + f(h))),
+            "normalised-residual": run(lambda h, f, n: n(h) + f(n(h))),
+            "res-post": run(lambda h, f, n: h + n(f(h))),
+            "final-every-layer": run(lambda h, f, n: final(h + f(n(h))), with_final=False),
+            "one-norm": run(lambda h, f, n: h + f(norms[0](h))),
+            "unrolled-x0": final(x + sum(f(n(x)) for f, n in zip(fs, norms))),
+        }
+
+
+STACK_FEEDBACK = {
+    "no-final": "the final norm is missing: a pre-norm stack leaves the residual stream "
+                "un-normalised, so it ends with one LN after the last sub-layer (GPT-2's ln_f).",
+    "post": "your stack normalises the stream after every residual add: that is a post-norm stack.",
+    "post+final": "your stack normalises the stream after every residual add (post-norm) and then "
+                  "adds a final norm; pre-norm normalises only each F's input.",
+    "normalised-residual": "each step takes its residual from the normalised stream, LN(x_l) + F(LN(x_l)); "
+                           "the stream x_l itself must be carried forward unnormalised.",
+    "res-post": "each step normalises F's output, x_l + LN(F(x_l)): res-post-norm, not pre-norm.",
+    "final-every-layer": "final_norm is applied after every sub-layer; it belongs once, at the end.",
+    "one-norm": "every step uses norms[0]; sub-layer l has its own norm, norms[l].",
+    "unrolled-x0": "every F_l sees LN_l(x_0), the stack's input; F_l must see LN_l(x_l), the stream "
+                   "after the previous sub-layers.",
+}
+
+
+@question("ordering", "Q4 pre_norm_stack", ["pre_norm_stack"], hidden=2)
+def pre_norm_stack(fn) -> None:
+    expect_function(fn, "pre_norm_stack", 4)
+    d = 8
+    x = torch.randn(2, 4, d) * 3 + 1
+    fs, norms = [], []
+    for _ in range(3):
+        _, f, n = _probe(d)
+        fs.append(f)
+        norms.append(n)
+    _, _, final = _probe(d)
+    out = fn(x, fs, norms, final)
+    expect_tensor(out, tuple(x.shape), "pre_norm_stack(x, sublayers, norms, final_norm)",
+                  "the stack keeps (batch, seq, d_model)")
+    form = match(out, _stack_forms(x, fs, norms, final))
+    expect(form is not None,
+           "pre_norm_stack computes none of the stacks we know; apply x_{l+1} = x_l + F_l(LN_l(x_l)) "
+           "for each l in order, then the final norm.")
+    if form != "pre":
+        raise CheckFailed(STACK_FEEDBACK[form])
+
+
+# --------------------------------------------------------------------------- the course text's form
+
+@question("ordering", "Q5a course form name", ["COURSE_FORM_PLACEMENT"], hidden=1)
+def course_form_placement(answer) -> None:
+    check_name(answer, PLACEMENT_NAMES, "COURSE_FORM_PLACEMENT")
+
+
+@question("ordering", "Q5b standard pre-norm line", ["STANDARD_PRE_NORM_LINE"], hidden=1)
+def standard_pre_norm_line(answer) -> None:
+    check_choice(answer, "ABCD", "STANDARD_PRE_NORM_LINE")
+
+
+@question("ordering", "Q5c what both forms share", ["SHARED_PROPERTY"], hidden=1)
+def shared_property(answer) -> None:
+    check_choice(answer, "ABCD", "SHARED_PROPERTY")
