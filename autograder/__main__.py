@@ -46,7 +46,7 @@ def main(argv=None):
     p.add_argument("--force", action="store_true", help="re-grade everything, changed or not")
     p.add_argument("--timeout", type=float, default=Limits.timeout, help="seconds per cell (default 30)")
     p.add_argument("--memory-mb", type=int, default=Limits.memory_bytes // 2 ** 20,
-                   help="address-space limit of each kernel in MB (default 6144; torch alone maps ~1500)")
+                   help="address-space limit of each kernel in MB (default 4096; torch alone maps ~1300)")
     p.add_argument("--no-sandbox", action="store_true", help="no namespaces/uid switch (debugging only)")
 
     p = commands.add_parser("feedback", help="write feedback HTML (hidden tests stripped)")

@@ -42,6 +42,7 @@ class Course:
             self.db_url = "sqlite:///" + os.path.join(self.root, "gradebook.db")
         os.makedirs(self.root, exist_ok=True)
         os.chmod(self.root, 0o700)  # other local users (and sandboxed kernels) stay out
+        os.makedirs(self.path("exchange"), exist_ok=True)  # nbgrader complains when it is missing
         config_file = os.path.join(self.root, "nbgrader_config.py")
         if not os.path.exists(config_file):
             with open(config_file, "w") as f:

@@ -118,6 +118,9 @@ def grade_one(kernel, job, course, limits):
             if test:
                 cell.outputs.append(_error("KernelStopped", stopped))
             continue
+        if run.status == "error" and not test:
+            error = next(o for o in run.outputs if o["output_type"] == "error")
+            notes.append(f"{label} raised {error['ename']}: {str(error['evalue'])[:120]}")
         if test:
             replaced = kernel.guard("after_test")
             if replaced is None:

@@ -26,7 +26,7 @@ PROTECTED_MODULES = (
     "numpy", "numpy.testing", "normlab", "normlab.checks", "unittest",
 )
 # IPython itself rebinds these builtins in every kernel; they are not tampering.
-IPYTHON_BUILTINS = {"exit", "quit", "get_ipython", "display", "_", "__", "___", "help",
+IPYTHON_BUILTINS = {"exit", "quit", "get_ipython", "display", "_", "__", "___", "help", "input",
                     "copyright", "credits", "license"}
 PROTECTED_CLASSES = (("torch", "Tensor"), ("torch.nn", "Module"))
 _SYS_HOOKS = ("excepthook", "displayhook", "breakpointhook", "stdout", "stderr")
@@ -39,7 +39,8 @@ _shell_state = {}
 
 def take_snapshot():
     """Called once in the zygote, before any student code: remember the originals."""
-    for name in PROTECTED_MODULES:
+    names = list(PROTECTED_MODULES) + sorted(m for m in sys.modules if m.startswith("normlab."))
+    for name in dict.fromkeys(names):
         module = sys.modules.get(name)
         if module is None and name != "builtins":
             continue
@@ -55,7 +56,10 @@ def take_snapshot():
 
 def attach_shell(shell):
     """Called in the forked child once the kernel is initialised (before any cell runs):
-    remember the kernel's own output streams and IPython hooks."""
+    remember the kernel's own output streams and IPython hooks, and restore the
+    protected names right after EVERY cell (a replaced builtin such as `tuple` would
+    otherwise break the kernel's own reply to the grader)."""
+    shell.events.register("post_run_cell", _after_every_cell)
     for name in _SYS_HOOKS:
         _sys_hooks[name] = getattr(sys, name)
     _shell_state.update(
@@ -142,11 +146,25 @@ def _restore_hooks():
     return restored
 
 
+_restored_since_last_test = []
+
+
+def _after_every_cell(result=None):
+    _restored_since_last_test.extend(_restore_names())
+
+
 def before_test():
-    """Restore everything; return a ';'-joined list of what had been replaced."""
-    return ";".join(_restore_hooks() + _restore_names())
+    """Restore everything; return a ';'-joined list of what had been replaced
+    (including what was put back after earlier cells)."""
+    restored = list(dict.fromkeys(_restored_since_last_test + _restore_hooks() + _restore_names()))
+    _restored_since_last_test.clear()
+    return ";".join(restored)
 
 
 def after_test():
-    """Names replaced while the test cell ran (the test's verdict can't be trusted)."""
-    return ";".join(f"{label}.{attr}" for label, _, attr, _ in _changed_names())
+    """Names replaced while the test cell ran (the test's verdict can't be trusted):
+    before_test() emptied the list, so what the post-cell hook put back since then
+    was replaced by the test cell itself (i.e. by student code the test called)."""
+    replaced = _restored_since_last_test + [f"{label}.{attr}" for label, _, attr, _ in _changed_names()]
+    _restored_since_last_test.clear()
+    return ";".join(dict.fromkeys(replaced))

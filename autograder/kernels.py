@@ -11,7 +11,6 @@ how the process ended: `os._exit(3)`, SIGSEGV, SIGKILL after a memory bomb ...).
 import ast
 import json
 import os
-import pwd
 import queue
 import secrets
 import shutil
@@ -34,7 +33,7 @@ GUARD = "__import__('autograder.harness', fromlist=['_'])"
 @dataclass
 class Limits:
     timeout: float = 30.0                 # seconds per cell
-    memory_bytes: int = 6 * 1024 ** 3     # address space of the kernel process (torch maps ~1.5 GB)
+    memory_bytes: int = 4 * 1024 ** 3     # address space of the kernel process (torch maps ~1.3 GB)
     file_bytes: int = 64 * 1024 ** 2      # largest file the kernel may write
     processes: int = 64                   # per sandbox uid: stops fork bombs
     output_chars: int = 20_000            # kept per cell; the rest is dropped and counted
@@ -61,8 +60,7 @@ class Zygote:
         self.limits = limits or Limits()
         self.sandbox = sandbox and os.geteuid() == 0
         self.threads = threads
-        env = dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                   PYTHONWARNINGS="ignore")
+        env = dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
         env.pop("NBGRADER_DB_URL", None)
         self.proc = subprocess.Popen([sys.executable, "-m", "autograder.zygote"], cwd=REPO_ROOT,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
@@ -165,7 +163,7 @@ class Kernel:
 
     def startup_log(self):
         try:
-            with open(os.path.join(self.workdir, "kernel.log"), errors="replace") as f:
+            with open(os.path.join(self.workdir, ".kernel.log"), errors="replace") as f:
                 return f.read()[-2000:]
         except OSError:
             return ""
@@ -344,11 +342,3 @@ class KernelPool:
             if isinstance(kernel, Kernel):
                 kernel.discard()
 
-
-def sandbox_user_exists():
-    """Informational: sandbox uids need no passwd entry."""
-    try:
-        pwd.getpwuid(FIRST_SANDBOX_UID)
-        return True
-    except KeyError:
-        return False

@@ -8,9 +8,10 @@ OverwriteCells), so
     exist only here, at grade time) whatever the student did to them,
   * cells that are in the source order, whatever order the submission has,
   * deleted cells come back (an answer cell comes back as the release's stub),
-  * a duplicated grade id: the first copy is graded, later copies become plain
-    cells (nbgrader's DeduplicateIds), and the student's extra cells are kept
-    after the graded cell they followed.
+  * a duplicated grade id: the first copy is graded, later copies are dropped
+    (unlike nbgrader's DeduplicateIds, which runs them as plain cells: a copy
+    placed after the tests could then change what is graded), and the student's
+    extra cells are kept after the graded cell they followed.
 Every repair is written down in `notes`, which end up in the report.
 """
 import copy
@@ -94,14 +95,14 @@ def build_graded_notebook(source_nb, release_nb, student_nb):
             anchor = gid
         elif gid is None and cell.get("id") in plain_ids and cell.id not in student_plain:
             student_plain[cell.id] = cell  # an unlocked instructor cell: the student's copy
+        elif gid in seen:  # a copied cell: never executed, or it could redefine the graded answer
+            duplicated.append(gid)
         else:
-            if gid in seen:
-                duplicated.append(gid)
             extra = copy.deepcopy(cell)
             extra.metadata.pop("nbgrader", None)
             extras_after.setdefault(anchor, []).append(extra)
     if duplicated:
-        notes.append(f"duplicated cell(s) {', '.join(sorted(set(duplicated)))}: the first copy was graded")
+        notes.append(f"duplicated cell(s) {', '.join(sorted(set(duplicated)))}: only the first copy was used")
     submitted_order = [grade_id(c) for c in student_nb.cells if grade_id(c) in source_ids]
     deduped = list(dict.fromkeys(submitted_order))
     if deduped != [g for g in source_ids if g in deduped]:

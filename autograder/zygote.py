@@ -126,7 +126,7 @@ def enter_sandbox(request):
 def child_main(request):
     """Runs in the forked child: sandbox, then serve one kernel until killed."""
     workdir = request["workdir"]
-    log_fd = os.open(os.path.join(workdir, "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    log_fd = os.open(os.path.join(workdir, ".kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     null_fd = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null_fd, 0)
     os.dup2(log_fd, 1)

@@ -1,0 +1,91 @@
+"""`feedback`: nbgrader's own GenerateFeedback, with one preprocessor in front that
+removes hidden tests (nbgrader leaks them into feedback: its issues 917 and 1363).
+
+What StripHiddenTests removes from every autograded notebook before it becomes HTML:
+  * the `### BEGIN/END HIDDEN TESTS` blocks in test cells;
+  * the outputs of test cells that had hidden tests: tracebacks quote the failing
+    line, and a hostile hook can print the cell's source.  A failure becomes one
+    line "<error name>: <message>", or "a hidden test failed" if the message comes
+    from the hidden part;
+  * in ALL outputs, any line that quotes a hidden-test line (a student cell can
+    print IPython's `In` history or linecache after the tests ran).
+"""
+import os
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
+
+from .notebooks import has_hidden_tests, strip_hidden_tests
+
+REMOVED = "[hidden test text removed]"
+
+
+def _hidden_lines(source):
+    lines, hidden = [], False
+    for line in source.splitlines():
+        marker = line.strip().upper()
+        if marker.startswith("### BEGIN HIDDEN TESTS"):
+            hidden = True
+        elif marker.startswith("### END HIDDEN TESTS"):
+            hidden = False
+        elif hidden and len(line.strip()) >= 6:
+            lines.append(line.strip())
+    return lines
+
+
+def _scrub(text, hidden):
+    return "\n".join(REMOVED if any(h in line for h in hidden) else line for line in text.split("\n"))
+
+
+class StripHiddenTests(NbGraderPreprocessor):
+    """Remove hidden tests, and anything quoting them, from an autograded notebook."""
+
+    def preprocess(self, nb, resources):
+        hidden = [line for cell in nb.cells for line in _hidden_lines(cell.source)]
+        for cell in nb.cells:
+            if cell.cell_type == "code" and has_hidden_tests(cell.source):
+                cell.outputs = self._summarise(cell.outputs, hidden)
+            if has_hidden_tests(cell.source):
+                cell.source = strip_hidden_tests(cell.source) + "\n# (hidden tests were run here)"
+            for output in cell.get("outputs", []):
+                self._scrub_output(output, hidden)
+        return nb, resources
+
+    @staticmethod
+    def _summarise(outputs, hidden):
+        for output in outputs:
+            if output.output_type == "error":
+                message = f"{output.ename}: {output.evalue}"
+                if any(h in message for h in hidden) or any(output.evalue and output.evalue in h for h in hidden):
+                    message = "a hidden test failed"
+                return [{"output_type": "stream", "name": "stdout", "text": message + "\n"}]
+        return []
+
+    @staticmethod
+    def _scrub_output(output, hidden):
+        if output.get("output_type") == "stream":
+            output["text"] = _scrub(output["text"], hidden)
+        elif output.get("output_type") == "error":
+            output["evalue"] = _scrub(output["evalue"], hidden)
+            output["traceback"] = [_scrub(line, hidden) for line in output["traceback"]]
+        elif "data" in output:
+            for mime, value in output["data"].items():
+                if isinstance(value, str) and mime.startswith("text/"):
+                    output["data"][mime] = _scrub(value, hidden)
+
+
+def feedback(course, assignments, log=print):
+    from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: F401  (nbgrader default order)
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    config = course.nbgrader_config()
+    config.GenerateFeedback.preprocessors = [StripHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    for assignment in assignments:
+        result = api.generate_feedback(assignment, force=True)
+        if not result["success"]:
+            raise SystemExit(f"nbgrader generate_feedback {assignment} failed:\n{result['error']}\n{result['log']}")
+        folder = course.path("feedback")
+        count = sum(f.endswith(".html") for _, _, files in os.walk(folder) for f in files)
+        log(f"feedback for {assignment}: {count} HTML file(s) under {folder}/<student>/{assignment}/")

@@ -1,0 +1,87 @@
+"""Shared fixtures for the autograder tests: a released course built from the fixture
+assignment ps1 (or the real exercises once they exist: see REAL_EXERCISES) and helpers
+to write synthetic submissions and read back what the grader decided."""
+import json
+import os
+import shutil
+import sys
+
+import nbformat
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)
+
+from autograder.course import Course, release  # noqa: E402
+from autograder.synthetic import fill, solution_answers, write_submission  # noqa: E402
+
+FIXTURES = os.path.join(REPO, "tests", "autograder", "fixtures")
+ASSIGNMENT = "ps1"
+
+
+@pytest.fixture(scope="session")
+def released_course(tmp_path_factory):
+    """A course folder with ps1 released; copy it (`fresh_course`) before writing to it."""
+    root = tmp_path_factory.mktemp("released") / "course"
+    course = Course(root=str(root), exercises=FIXTURES)
+    release(course, [ASSIGNMENT], log=lambda *_: None)
+    return course
+
+
+def copy_course(released_course, dest):
+    shutil.copytree(released_course.root, dest)
+    return Course(root=str(dest), exercises=FIXTURES)
+
+
+@pytest.fixture
+def fresh_course(released_course, tmp_path):
+    return copy_course(released_course, tmp_path / "course")
+
+
+class Class:
+    """Writes submissions for ps1 into a course: `correct`, answers overridden, or raw."""
+
+    def __init__(self, course):
+        self.course = course
+        self.solutions = {}
+        for notebook in course.notebooks(ASSIGNMENT):
+            self.solutions.update(solution_answers(course.source_notebook(ASSIGNMENT, notebook)))
+
+    def notebook(self, notebook, answers=None, edit=None):
+        """The release of `notebook`, answered correctly except for `answers`; `edit(nb)` may
+        then tamper with the cells (delete, duplicate, reorder...)."""
+        chosen = dict(self.solutions)
+        chosen.update(answers or {})
+        nb = fill(self.course.release_notebook(ASSIGNMENT, notebook), chosen)
+        if edit:
+            edit(nb)
+        return nb
+
+    def submit(self, student, notebook, content):
+        return write_submission(self.course, student, ASSIGNMENT, notebook, content)
+
+    def submit_all_correct(self, student):
+        for notebook in self.course.notebooks(ASSIGNMENT):
+            self.submit(student, notebook, self.notebook(notebook))
+
+
+def report(course, student):
+    with open(os.path.join(course.state_dir, "reports", ASSIGNMENT, f"{student}.json")) as f:
+        return json.load(f)
+
+
+def autograded(course, student, notebook):
+    return nbformat.read(course.autograded_notebook(student, ASSIGNMENT, notebook), as_version=4)
+
+
+def cell_by_id(nb, grade_id):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def all_output_text(cell):
+    parts = []
+    for output in cell.outputs:
+        parts.append(output.get("text", ""))
+        parts.append(output.get("evalue", ""))
+        parts.extend(str(v) for v in output.get("data", {}).values())
+    return "\n".join(parts)
