@@ -9,7 +9,11 @@
    npm packages under ``_static/vendor/`` (hundreds of MathJax components) must only be
    loaded by the pages that need them (``mathjax_path``, ``nb_ipywidgets_js``), so their
    entries are dropped again here.
-3. After the build, every HTML and CSS file is scanned for scripts, styles, fonts or images
+3. sphinx-thebe (always loaded by Jupyter Book) would add its scripts (a remote
+   ``THEBE_JS_URL``, and twice on some pages: "Identifier 'THEBE_JS_URL' has already
+   been declared" in the console); thebe needs a remote kernel, so its files are taken
+   off every page.
+4. After the build, every HTML and CSS file is scanned for scripts, styles, fonts or images
    loaded from an http(s) URL; each one found is a warning (an error under ``-W``) naming
    the file.
 """
@@ -53,6 +57,17 @@ def drop_vendor_files(app: Sphinx, config) -> None:
         logger.warning(f"{vendor} is missing: run `make assets` (widgets and math would not load offline)")
 
 
+def _is_thebe(asset) -> bool:
+    body = getattr(asset, "attributes", {}).get("body", "") or ""
+    return "thebe" in str(getattr(asset, "filename", asset) or "") or "THEBE_JS_URL" in body
+
+
+def drop_thebe(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    for key in ("script_files", "css_files"):
+        if key in context:
+            context[key] = [asset for asset in context[key] if not _is_thebe(asset)]
+
+
 def remote_loads(outdir: Path) -> list[str]:
     """``file: url`` for every resource a built page or stylesheet would fetch remotely."""
     found = []
@@ -80,5 +95,6 @@ def setup(app: Sphinx) -> dict:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     # after Jupyter Book has filled html_js_files, before the HTML builder reads it
     app.connect("config-inited", drop_vendor_files, priority=900)
+    app.connect("html-page-context", drop_thebe)
     app.connect("build-finished", check_offline)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -29,18 +29,6 @@ CHROMIUM_ARGS = [
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
-def built_pages() -> list[str]:
-    """Every HTML page of the built book, relative to the site root (new chapters included)."""
-    if not (SITE / "index.html").is_file():
-        return []
-    skip = {"genindex.html", "search.html"}  # generated; still loaded via the search test
-    return sorted(
-        p.relative_to(SITE).as_posix()
-        for p in SITE.rglob("*.html")
-        if p.name not in skip and "_static" not in p.parts and "reports" not in p.parts
-    )
-
-
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # keep pytest output readable
         pass

@@ -7,15 +7,29 @@ an ordering quiz that needs a mouse, a search that finds nothing.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from conftest import ROOT, built_pages
-from normlab.quiz import load_banks
+from normlab.quiz import load_bank
 
 pytestmark = pytest.mark.browser
 
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / "_build" / "html"
 SAMPLE = "book/sample.html"
-BANK = load_banks(ROOT / "book" / "quizzes")
+SAMPLE_BANK = {q.id: q for q in load_bank(ROOT / "book" / "quizzes" / "sample.yml")}
+
+
+def built_pages() -> list[str]:
+    """Every page of the built book, relative to the site root: new chapters included."""
+    if not (SITE / "index.html").is_file():
+        return []
+    return sorted(
+        p.relative_to(SITE).as_posix()
+        for p in SITE.rglob("*.html")
+        if "_static" not in p.parts and "reports" not in p.parts
+    )
 
 
 def open_page(visit, site_url, path):
@@ -90,7 +104,7 @@ def test_demo_controls_change_the_visible_figure(visit, site_url):
 # --- quizzes ---------------------------------------------------------------------------
 
 def quiz_of_type(kind):
-    return next(q for q in BANK.values() if q.type == kind and q.source.stem == "sample")
+    return next(q for q in SAMPLE_BANK.values() if q.type == kind)
 
 
 def quiz_box(page, question):
