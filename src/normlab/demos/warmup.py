@@ -1,0 +1,68 @@
+"""Demo 5, warm-up and learning rate: small post-norm and pre-norm stacks trained on a
+synthetic task (reverse a random token sequence) with Adam, with or without a linear
+learning-rate warm-up (Xiong et al. 2020's warm-up result; facts.md section 2).
+
+The models are tiny (12 blocks, d_model 32) and train for 150 steps, so that the book
+can run every variant at build time; book/measurements.md says how this compares with
+the paper's 6+6-layer translation model.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from ..experiments import TaskConfig, train_reverse
+from ..widgets import Control, precomputed_demo
+from ._plot import PLACEMENT_COLORS, new_figure
+
+TASK = TaskConfig(n_layers=12, steps=150)
+WARMUP_STEPS = 50
+
+
+@functools.lru_cache(maxsize=32)
+def run(placement: str, lr: float, warmup_steps: int, seed: int = 0) -> dict:
+    """One seeded training run (see :func:`normlab.experiments.train_reverse`), cached."""
+    return train_reverse(placement, lr, warmup_steps, TASK, seed)
+
+
+def smooth(values, window: int = 10) -> np.ndarray:
+    """Moving average over ``window`` steps (the raw per-batch loss is noisy)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < window:
+        return values
+    return np.convolve(values, np.ones(window) / window, mode="valid")
+
+
+def render(lr: float = 1e-2, warmup: str = "none"):
+    warmup_steps = WARMUP_STEPS if warmup != "none" else 0
+    fig, ax = new_figure()
+    for placement in ("post", "pre"):
+        result = run(placement, lr, warmup_steps)
+        curve = smooth(result["loss"])
+        ax.plot(np.arange(len(curve)) + 10, curve, color=PLACEMENT_COLORS[placement],
+                label=f"{placement}: held-out token accuracy {result['accuracy']:.0%}"
+                      + (" (diverged)" if result["diverged"] else ""))
+    ax.axhline(math.log(TASK.vocab), color="gray", linestyle=":", linewidth=1,
+               label=f"chance: ln {TASK.vocab}")
+    if warmup_steps:
+        ax.axvspan(0, warmup_steps, color="gray", alpha=0.1, label="warm-up")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("training loss (10-step mean)")
+    ax.set_ylim(0, math.log(TASK.vocab) * 1.3)
+    ax.set_title(f"Reverse task, {TASK.n_layers} blocks, Adam lr {lr:g}, warm-up: {warmup}",
+                 fontsize=10)
+    ax.legend(fontsize=7)
+    return fig
+
+
+CONTROLS = {
+    "lr": Control([1e-3, 1e-2], label="learning rate", value=1e-2),
+    "warmup": Control(["none", f"{WARMUP_STEPS} steps"], label="warm-up"),
+}
+
+
+def demo(live: bool | None = None):
+    return precomputed_demo(render, CONTROLS, live=live)
