@@ -23,6 +23,7 @@ from pathlib import Path
 from .assets import find_book_root
 from .widgets import STATIC_WIDGETS_ENV
 
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 PROBLEM = re.compile(r"\b(WARNING|ERROR|CRITICAL|SEVERE)\b[:\]]|Traceback \(most recent call last\)")
 
 
@@ -51,14 +52,16 @@ def run_build(root: Path) -> tuple[int, list[str]]:
             sys.stdout.write(line)
             log.write(line)
             if PROBLEM.search(line):
-                problems.append(line.rstrip())
+                problems.append(ANSI_COLOUR.sub("", line).rstrip())
         code = process.wait()
     return code, problems
 
 
-def failed_notebook_reports(root: Path) -> list[Path]:
+def failed_notebook_reports(root: Path, since: float) -> list[Path]:
+    """Tracebacks of notebooks that failed in this build (older reports are stale)."""
     reports = root / "_build" / "html" / "reports"
-    return sorted(reports.rglob("*.err.log")) if reports.is_dir() else []
+    found = reports.rglob("*.err.log") if reports.is_dir() else []
+    return sorted(p for p in found if p.stat().st_mtime >= since)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,10 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root.resolve() if args.root else find_book_root(Path.cwd().resolve())
 
-    start = time.monotonic()
+    start, started_at = time.monotonic(), time.time()
     code, problems = run_build(root)
     seconds = time.monotonic() - start
-    reports = failed_notebook_reports(root)
+    reports = failed_notebook_reports(root, since=started_at)
 
     if code == 0 and not problems and not (root / "_build" / "html" / "index.html").is_file():
         problems.append("jupyter-book exited 0 but wrote no _build/html/index.html")
