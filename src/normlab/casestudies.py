@@ -347,7 +347,7 @@ def check_block(block: nn.Module, spec: BlockSpec, batch: int = 2, seq: int = 5)
 # Computed quiz answers (``answer_from: normlab.casestudies.<name>`` in book/quizzes/)
 # ---------------------------------------------------------------------------------------
 
-def pre_norm_stack_norm_count(n_layers: int, d_model: int = 16, n_heads: int = 2, d_ff: int = 32,
+def stack_norm_count(n_layers: int, d_model: int = 16, n_heads: int = 2, d_ff: int = 32,
                               placement: str = "pre") -> int:
     """Number of norm modules in a normlab stack of ``n_layers`` blocks (final norm included)."""
     stack = TransformerStack(n_layers, d_model, n_heads, d_ff, placement=placement)

@@ -134,8 +134,8 @@ def test_spec_shapes_follow_the_spec():
 # --- computed quiz answers --------------------------------------------------------------
 
 def test_quiz_answer_sources():
-    assert cs.pre_norm_stack_norm_count(12) == 25          # 2 per block + the final norm
-    assert cs.pre_norm_stack_norm_count(12, placement="post") == 24
+    assert cs.stack_norm_count(12) == 25          # 2 per block + the final norm
+    assert cs.stack_norm_count(12, placement="post") == 24
     assert cs.stack_output_shape(2, 10, 64, 4, 256, 3) == (2, 10, 64)
     assert cs.deepnorm_constants(12) == pytest.approx((2 * 12) ** 0.25, abs=1e-3)
     assert cs.deepnorm_constants(12, "beta") == pytest.approx((8 * 12) ** -0.25, abs=1e-3)
