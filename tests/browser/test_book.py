@@ -114,6 +114,13 @@ def quiz_box(page, question):
     return box
 
 
+def open_quiz(visit, site_url, kind):
+    """The sample chapter's question of this type, its page, and its quiz box."""
+    question = quiz_of_type(kind)
+    page = open_page(visit, site_url, SAMPLE)
+    return question, page, quiz_box(page, question)
+
+
 def feedback(box):
     return box.locator(".nl-quiz-feedback").inner_text()
 
@@ -127,9 +134,7 @@ def press(box, name):
 
 
 def test_single_choice_quiz(visit, site_url):
-    q = quiz_of_type("single")
-    page = open_page(visit, site_url, SAMPLE)
-    box = quiz_box(page, q)
+    q, page, box = open_quiz(visit, site_url, "single")
     right = next(i for i, c in enumerate(q.choices) if c.correct)
     wrong = next(i for i, c in enumerate(q.choices) if not c.correct)
 
@@ -148,9 +153,7 @@ def test_single_choice_quiz(visit, site_url):
 
 
 def test_multiple_choice_quiz(visit, site_url):
-    q = quiz_of_type("multiple")
-    page = open_page(visit, site_url, SAMPLE)
-    box = quiz_box(page, q)
+    q, page, box = open_quiz(visit, site_url, "multiple")
     for i, choice in enumerate(q.choices):
         if choice.correct:
             box.locator(f"input[value='{i}']").check()
@@ -173,9 +176,7 @@ def current_ranks(box):
 
 
 def test_ordering_quiz_wrong_order_explains_misplaced_steps(visit, site_url):
-    q = quiz_of_type("ordering")
-    page = open_page(visit, site_url, SAMPLE)
-    box = quiz_box(page, q)
+    q, page, box = open_quiz(visit, site_url, "ordering")
     assert current_ranks(box) != sorted(current_ranks(box)), "the steps must start shuffled"
     press(box, "check")
     assert feedback(box).startswith("Not quite")
@@ -186,9 +187,7 @@ def test_ordering_quiz_wrong_order_explains_misplaced_steps(visit, site_url):
 
 
 def test_ordering_quiz_works_with_the_keyboard_alone(visit, site_url):
-    q = quiz_of_type("ordering")
-    page = open_page(visit, site_url, SAMPLE)
-    box = quiz_box(page, q)
+    q, page, box = open_quiz(visit, site_url, "ordering")
     # Tab from the prompt reaches the first item's move-up button (disabled at the top,
     # so the first focusable one is its move-down button).
     box.locator(".nl-quiz-prompt").click()
@@ -218,9 +217,7 @@ def test_ordering_quiz_works_with_the_keyboard_alone(visit, site_url):
 
 
 def test_numeric_quiz(visit, site_url):
-    q = quiz_of_type("numeric")
-    page = open_page(visit, site_url, SAMPLE)
-    box = quiz_box(page, q)
+    q, page, box = open_quiz(visit, site_url, "numeric")
     field = box.locator(".nl-quiz-input")
 
     field.fill(q.answer_text())  # the key normlab computed at build time
