@@ -94,12 +94,14 @@ class PrecomputedDemo(widgets.VBox):
     """The widget returned by :func:`precomputed_demo`: controls above the output.
 
     ``controls`` maps each parameter name to its control widget; ``mode`` is "static" or
-    "live"; ``variants`` counts the renders made up front (1 in live mode).
+    "live"; ``variants`` counts the renders made up front (1 in live mode); ``links`` are
+    the browser-side links from controls to Stacks (none in live mode).
     """
 
     controls: dict[str, widgets.Widget]
     mode: str
     variants: int
+    links: list[widgets.Widget]
 
 
 def precomputed_demo(
@@ -163,6 +165,7 @@ def precomputed_demo(
             w.observe(update, names="index")
         demo = PrecomputedDemo([panel, view])
         demo.variants = 1
+        demo.links = []
     else:
         n_variants = 1
         for spec in specs.values():
