@@ -22,8 +22,8 @@ SETTINGS = {
 
 
 @functools.lru_cache(maxsize=16)
-def curve(placement: str, setting_name: str, depths: tuple[int, ...] = DEPTHS) -> tuple[float, ...]:
-    return tuple(last_layer_gradient_vs_depth(placement, depths, SETTINGS[setting_name], SEEDS))
+def curve(placement: str, setting_name: str) -> tuple[float, ...]:
+    return tuple(last_layer_gradient_vs_depth(placement, DEPTHS, SETTINGS[setting_name], SEEDS))
 
 
 def render(setting: str = "Xavier init"):

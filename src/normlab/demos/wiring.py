@@ -20,7 +20,7 @@ from ..analysis import seed_everything
 from ..blocks import PLACEMENTS
 from ..experiments import one_thread
 from ..stack import TransformerStack
-from ..widgets import Control, precomputed_demo, to_widget
+from ..widgets import Control, figure_png, precomputed_demo
 from ._plot import html_table, new_figure
 
 
@@ -113,6 +113,12 @@ def output_stats(placement: str, n_layers: int, seed: int = 0) -> dict:
             "final_norm": stack.final_norm is not None}
 
 
+@functools.lru_cache(maxsize=16)
+def diagram_png(placement: str) -> bytes:
+    """The diagram as PNG bytes, drawn once per placement (it does not depend on depth)."""
+    return figure_png(draw(placement))
+
+
 def render(placement: str = "pre", n_layers: int = 6):
     stats = output_stats(placement, n_layers)
     rows = [
@@ -125,7 +131,9 @@ def render(placement: str = "pre", n_layers: int = 6):
                        caption=f"{n_layers} freshly initialised {placement} blocks, d_model 64, random "
                                f"N(0, 1) input; relative change ||y − x|| / ||x|| = {stats['change']:.2f}. "
                                f"Used by: {WIRINGS[placement].used_by}.")
-    return widgets.VBox([to_widget(draw(placement)), widgets.HTML(table)])
+    image = widgets.Image(value=diagram_png(placement), format="png",
+                          layout=widgets.Layout(max_width="100%", height="auto"))
+    return widgets.VBox([image, widgets.HTML(table)])
 
 
 CONTROLS = {
