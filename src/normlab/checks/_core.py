@@ -92,6 +92,19 @@ def question(assignment: str, title: str, answers: Iterable[str], hidden: int):
     return register
 
 
+def multiple_choice(assignment: str, key: str, title: str, answer: str, options: str,
+                    select_all: bool = False, hidden: int = 1) -> Callable[..., None]:
+    """Register a multiple-choice question whose visible check only checks the format
+    (one letter, or a set of letters with ``select_all``); its hidden test grades it."""
+    check_format = check_selection if select_all else check_choice
+
+    def check(given) -> None:
+        check_format(given, options, answer)
+
+    check.__name__ = key
+    return question(assignment, title, [answer], hidden)(check)
+
+
 def hidden_note(q: Question) -> str:
     if q.hidden == 0:
         return "No hidden checks for this question."

@@ -6,41 +6,17 @@ option; the written parts are graded by hand against the mark scheme in the sour
 
 from __future__ import annotations
 
-from ._core import check_choice, check_selection, question
+from ._core import multiple_choice
 
-CHECKLIST_OPTIONS = "ABCDEFG"
+_A = "design_review"
 
-
-@question("design_review", "1a root cause", ["ROOT_CAUSE"], hidden=1)
-def root_cause(answer) -> None:
-    check_choice(answer, "ABCD", "ROOT_CAUSE")
-
-
-@question("design_review", "1b which shapes changed", ["SHAPES_CHANGED"], hidden=1)
-def shapes_changed(answer) -> None:
-    check_choice(answer, "ABCD", "SHAPES_CHANGED")
-
-
-@question("design_review", "2a placement for the deep model", ["DEEP_MODEL_PLACEMENT"], hidden=1)
-def deep_model_placement(answer) -> None:
-    check_choice(answer, "ABCD", "DEEP_MODEL_PLACEMENT")
-
-
-@question("design_review", "2b the cost of pre-norm", ["PRE_NORM_COST"], hidden=1)
-def pre_norm_cost(answer) -> None:
-    check_choice(answer, "ABCD", "PRE_NORM_COST")
-
-
-@question("design_review", "3a migration checklist", ["MIGRATION_CHECKLIST"], hidden=1)
-def migration_checklist(answer) -> None:
-    check_selection(answer, CHECKLIST_OPTIONS, "MIGRATION_CHECKLIST")
-
-
-@question("design_review", "4a incident root cause", ["INCIDENT_CAUSE"], hidden=1)
-def incident_cause(answer) -> None:
-    check_choice(answer, "ABCD", "INCIDENT_CAUSE")
-
-
-@question("design_review", "4b attention weights shape", ["ATTENTION_WEIGHTS_SHAPE"], hidden=1)
-def attention_weights_shape(answer) -> None:
-    check_choice(answer, "ABCD", "ATTENTION_WEIGHTS_SHAPE")
+root_cause = multiple_choice(_A, "root_cause", "1a root cause", "ROOT_CAUSE", "ABCD")
+shapes_changed = multiple_choice(_A, "shapes_changed", "1b which shapes changed", "SHAPES_CHANGED", "ABCD")
+deep_model_placement = multiple_choice(_A, "deep_model_placement", "2a placement for the deep model",
+                                       "DEEP_MODEL_PLACEMENT", "ABCD")
+pre_norm_cost = multiple_choice(_A, "pre_norm_cost", "2b the cost of pre-norm", "PRE_NORM_COST", "ABCD")
+migration_checklist = multiple_choice(_A, "migration_checklist", "3a migration checklist",
+                                      "MIGRATION_CHECKLIST", "ABCDEFG", select_all=True)
+incident_cause = multiple_choice(_A, "incident_cause", "4a incident root cause", "INCIDENT_CAUSE", "ABCD")
+attention_weights_shape = multiple_choice(_A, "attention_weights_shape", "4b attention weights shape",
+                                          "ATTENTION_WEIGHTS_SHAPE", "ABCD")

@@ -144,7 +144,7 @@ def attention_mask(block_class) -> None:
            "ignored. Pass key_padding_mask on to self.attn (True = padding).")
 
 
-@question("fix_block", "Bug 5: final norm of the stack", ["TransformerStack"], hidden=1)
+@question("fix_block", "Bug 5: final norm of the stack", ["TransformerStack"], hidden=2)
 def final_norm(stack_class) -> None:
     stack = make_stack(stack_class).eval()
     norm = getattr(stack, "final_norm", None)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._core import (CheckFailed, Spy, check_choice, check_name, expect, expect_function,
-                    expect_tensor, match, question)
+from ._core import (CheckFailed, Spy, check_name, expect, expect_function, expect_tensor, match,
+                    multiple_choice, question)
 
 OPERATIONS = ("save_residual", "layer_norm", "sublayer_function", "dropout", "residual_add")
 PLACEMENT_NAMES = ("post", "pre", "sandwich", "res-post", "deepnorm", "parallel")
@@ -192,11 +192,7 @@ def course_form_placement(answer) -> None:
     check_name(answer, PLACEMENT_NAMES, "COURSE_FORM_PLACEMENT")
 
 
-@question("ordering", "Q5b standard pre-norm line", ["STANDARD_PRE_NORM_LINE"], hidden=1)
-def standard_pre_norm_line(answer) -> None:
-    check_choice(answer, "ABCD", "STANDARD_PRE_NORM_LINE")
-
-
-@question("ordering", "Q5c what both forms share", ["SHARED_PROPERTY"], hidden=1)
-def shared_property(answer) -> None:
-    check_choice(answer, "ABCD", "SHARED_PROPERTY")
+standard_pre_norm_line = multiple_choice("ordering", "standard_pre_norm_line", "Q5b standard pre-norm line",
+                                         "STANDARD_PRE_NORM_LINE", "ABCD")
+shared_property = multiple_choice("ordering", "shared_property", "Q5c what both forms share",
+                                  "SHARED_PROPERTY", "ABCD")

@@ -1,0 +1,81 @@
+"""Fixtures for the graded exercises: one nbgrader course per assignment, made once.
+
+Grading is the slow part (one kernel per submission, ~3-10 s each), so each assignment's
+solution, untouched release and wrong submissions are graded in one batch per course
+directory and shared by every test of that assignment. Tests are marked with an
+``xdist_group`` per assignment, so ``pytest -n 2 --dist loadgroup`` grades two
+assignments at once without grading any twice.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from nbgrader_course import ASSIGNMENTS, CellResult, Course, cells_by_id, fill, solution_text  # noqa: E402
+from wrong_submissions import RELEASE, SOLUTION, WRONG  # noqa: E402
+
+
+
+@dataclass
+class Released:
+    assignment: str
+    course: Course
+    source: object       # the source notebook (nbformat NotebookNode)
+    release: object      # the student version made by generate_assignment
+
+
+@dataclass
+class Graded(Released):
+    results: dict[str, dict[str, CellResult]]   # student -> grade_id -> result
+
+
+_released: dict[str, Released] = {}
+_graded: dict[str, Graded] = {}
+
+
+def model_cells(source) -> dict[str, str]:
+    """What the wrong-submission builders start from: every grade_id's text, with the
+    model answers unwrapped from their solution markers."""
+    return {gid: solution_text(cell.source) for gid, cell in cells_by_id(source).items()}
+
+
+@pytest.fixture(scope="session")
+def released(tmp_path_factory):
+    def get(assignment: str) -> Released:
+        if assignment not in _released:
+            course = Course.create(tmp_path_factory.mktemp(assignment), [assignment])
+            release = course.generate(assignment)
+            _released[assignment] = Released(assignment, course, course.source(assignment), release)
+        return _released[assignment]
+    return get
+
+
+@pytest.fixture(scope="session")
+def graded(released):
+    def get(assignment: str) -> Graded:
+        if assignment not in _graded:
+            r = released(assignment)
+            r.course.submit(assignment, SOLUTION, r.source)
+            r.course.submit(assignment, RELEASE, r.release)
+            cells = model_cells(r.source)
+            for wrong in WRONG[assignment]:
+                r.course.submit(assignment, wrong.name, fill(r.release, r.source, wrong.answers(cells)))
+            students = [SOLUTION, RELEASE] + [w.name for w in WRONG[assignment]]
+            _graded[assignment] = Graded(assignment, r.course, r.source, r.release,
+                                         r.course.autograde(assignment, students))
+        return _graded[assignment]
+    return get
+
+
+def pytest_collection_modifyitems(items):
+    """Group each assignment's tests for xdist, so that one worker grades it."""
+    for item in items:
+        assignment = getattr(getattr(item, "callspec", None), "params", {}).get("assignment")
+        if assignment is not None and Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.xdist_group(assignment))
