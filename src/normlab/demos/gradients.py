@@ -9,7 +9,6 @@ our sweep saw post-norm's rising profile; see book/measurements.md for the sweep
 from __future__ import annotations
 
 import functools
-from dataclasses import replace
 
 import numpy as np
 
@@ -18,8 +17,7 @@ from ..experiments import GRADIENT_SETTING, mean_layer_gradients, profile_slope
 from ..widgets import Control, precomputed_demo
 from ._plot import PLACEMENT_COLORS, log_axes, new_figure
 
-# a smaller batch than the measurements page: the static page renders every depth
-DEMO_SETTING = replace(GRADIENT_SETTING, batch=4, seq=16)
+DEMO_SETTING = GRADIENT_SETTING
 SEEDS = range(2)
 SHOWN = {"post and pre": ("post", "pre"), "all six": PLACEMENTS}
 
