@@ -95,11 +95,13 @@ class Course:
     def autograded_notebook(self, student, assignment, notebook):
         return self.path("autograded", student, assignment, notebook + ".ipynb")
 
-    def students(self, assignment):
+    def students(self):
+        """Everyone who submitted anything: a student missing one assignment still gets a
+        row (and zeros with the reason "missing notebook") for it."""
         folder = self.path("submitted")
         if not os.path.isdir(folder):
             return []
-        return sorted(s for s in os.listdir(folder) if os.path.isdir(os.path.join(folder, s, assignment)))
+        return sorted(s for s in os.listdir(folder) if os.path.isdir(os.path.join(folder, s)))
 
     def secret_paths(self):
         """Folders a sandboxed kernel must not see (hidden by an empty mount)."""

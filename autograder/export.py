@@ -1,6 +1,7 @@
 """`export`: what the instructor takes away, all read from nbgrader's gradebook.
 
-  grades.csv      one row per (assignment, student): score per notebook, total, status
+  grades.csv      one row per (assignment, student): total, max, score per notebook,
+                  whether manual grading is still pending, status (reasons)
   questions.csv   one row per autograded question: mean score, share with full marks
                   (the difficulty table: low share = hard question)
   histogram_<assignment>.png   distribution of total scores
@@ -36,10 +37,12 @@ def export(course, assignments, out=None, log=print):
             notebooks = course.notebooks(assignment)
             totals[assignment] = []
             for submission in sorted(gb.find_assignment(assignment).submissions, key=lambda s: s.student_id):
-                row = {"assignment": assignment, "student": submission.student_id}
-                for notebook in notebooks:
-                    row[notebook] = _fmt(gb.find_submission_notebook(notebook, assignment, submission.student_id).score)
-                row["score"], row["max_score"] = _fmt(submission.score), _fmt(submission.max_score)
+                row = {"assignment": assignment, "student": submission.student_id,
+                       "score": _fmt(submission.score), "max_score": _fmt(submission.max_score)}
+                row["notebooks"] = ";".join(
+                    f"{nb}={_fmt(gb.find_submission_notebook(nb, assignment, submission.student_id).score)}"
+                    for nb in notebooks)
+                row["manual_pending"] = str(submission.needs_manual_grade).lower()
                 row["status"] = _status(course, assignment, submission.student_id)
                 grade_rows.append(row)
                 totals[assignment].append(submission.score)
@@ -52,9 +55,8 @@ def export(course, assignments, out=None, log=print):
                         "max_points": _fmt(cell.max_score), "submissions": len(scores),
                         "mean_score": f"{sum(scores) / len(scores):.3f}" if scores else "",
                         "full_marks_share": f"{full / len(scores):.3f}" if scores else ""})
-    notebook_columns = sorted({k for r in grade_rows for k in r} - {"assignment", "student", "score", "max_score", "status"})
     _write_csv(os.path.join(out, "grades.csv"),
-               ["assignment", "student", *notebook_columns, "score", "max_score", "status"], grade_rows)
+               ["assignment", "student", "score", "max_score", "notebooks", "manual_pending", "status"], grade_rows)
     question_rows.sort(key=lambda r: (r["assignment"], r["notebook"], r["question"]))
     _write_csv(os.path.join(out, "questions.csv"), list(question_rows[0]) if question_rows else ["question"],
                question_rows)

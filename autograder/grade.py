@@ -67,7 +67,7 @@ def _digest(*paths):
 def find_jobs(course, assignments):
     jobs = []
     for assignment in assignments:
-        for student in course.students(assignment):
+        for student in course.students():
             for notebook in course.notebooks(assignment):
                 path = course.submitted_notebook(student, assignment, notebook)
                 digest = _digest(path, course.source_notebook(assignment, notebook),

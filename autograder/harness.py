@@ -37,6 +37,12 @@ _sys_hooks = {}
 _shell_state = {}
 
 
+def _is_code(value):
+    """Functions, classes and modules are protected; plain data (e.g. the assignment name
+    `checks.setup()` stores) is module state that notebooks legitimately change."""
+    return callable(value) or isinstance(value, type(sys))
+
+
 def take_snapshot():
     """Called once in the zygote, before any student code: remember the originals."""
     names = list(PROTECTED_MODULES) + sorted(m for m in sys.modules if m.startswith("normlab."))
@@ -46,7 +52,7 @@ def take_snapshot():
             continue
         module = module or builtins
         _modules[name] = module
-        _snapshot[name] = (module, dict(vars(module)))
+        _snapshot[name] = (module, {k: v for k, v in vars(module).items() if _is_code(v)})
     for module_name, class_name in PROTECTED_CLASSES:
         module = sys.modules.get(module_name)
         if module is not None and hasattr(module, class_name):
