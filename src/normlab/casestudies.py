@@ -368,3 +368,12 @@ def deepnorm_constants(n_layers: int, which: str = "alpha") -> float:
     block = Block(16, 2, 32, n_layers=n_layers, placement="deepnorm")
     return round(getattr(block, which), 3)
 
+
+
+def lemma2_bound(layer: int, d_model: int, which: str = "upper") -> float:
+    """Xiong et al.'s Lemma 2 bound on E||x_l||^2 for a pre-norm stack, read from
+    :func:`normlab.experiments.lemma2_bounds`: (1 + l/2) d ("lower") or (1 + 3l/2) d ("upper")."""
+    from .experiments import lemma2_bounds
+
+    lower, upper, _ = lemma2_bounds(layer, d_model)
+    return float({"lower": lower, "upper": upper}[which][-1])

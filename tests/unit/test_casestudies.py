@@ -139,3 +139,5 @@ def test_quiz_answer_sources():
     assert cs.stack_output_shape(2, 10, 64, 4, 256, 3) == (2, 10, 64)
     assert cs.deepnorm_constants(12) == pytest.approx((2 * 12) ** 0.25, abs=1e-3)
     assert cs.deepnorm_constants(12, "beta") == pytest.approx((8 * 12) ** -0.25, abs=1e-3)
+    assert cs.lemma2_bound(6, 512) == (1 + 3 * 6 / 2) * 512
+    assert cs.lemma2_bound(6, 512, "lower") == (1 + 6 / 2) * 512
