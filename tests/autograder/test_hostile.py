@@ -157,29 +157,35 @@ def result(course, student, notebook="layernorm"):
     return report(course, student)[notebook]
 
 
+def expect(graded, student, score, status=None, reason=None, note=None, notebook="layernorm"):
+    """The report entry of one hostile submission: its score, and the words that explain it."""
+    entry = result(graded[0], student, notebook)
+    assert entry["score"] == score, entry
+    if status:
+        assert entry["status"] == status, entry
+    if reason:
+        assert reason in entry["reason"], entry
+    if note:
+        assert any(note in n for n in entry["notes"]), entry
+    return entry
+
+
 def test_reference_student_unaffected(graded):
-    course, summary, _ = graded
     for notebook in ("layernorm", "rmsnorm", "prenorm"):
-        assert result(course, "alice", notebook)["score"] == 3.0
+        expect(graded, "alice", 3.0, status="graded", notebook=notebook)
 
 
 def test_invalid_json(graded):
-    entry = result(graded[0], "h_invalid_json")
-    assert (entry["status"], entry["score"]) == ("failed", 0.0)
-    assert "invalid JSON at line 1" in entry["reason"]
+    expect(graded, "h_invalid_json", 0.0, "failed", reason="invalid JSON at line 1")
 
 
 def test_zero_byte_file(graded):
-    entry = result(graded[0], "h_zero_byte")
-    assert (entry["status"], entry["score"]) == ("failed", 0.0)
-    assert "empty file (0 bytes)" in entry["reason"]
+    expect(graded, "h_zero_byte", 0.0, "failed", reason="empty file (0 bytes)")
 
 
 def test_missing_notebook(graded):
-    assert result(graded[0], "h_missing", "rmsnorm")["score"] == 3.0
-    entry = result(graded[0], "h_missing")
-    assert (entry["status"], entry["score"], entry["max_score"]) == ("failed", 0.0, 3.0)
-    assert "missing notebook" in entry["reason"]
+    expect(graded, "h_missing", 3.0, notebook="rmsnorm")
+    assert expect(graded, "h_missing", 0.0, "failed", reason="missing notebook")["max_score"] == 3.0
 
 
 def test_wrong_file_name_is_reported_not_dropped(fresh_course, tmp_path):
@@ -196,109 +202,73 @@ def test_wrong_file_name_is_reported_not_dropped(fresh_course, tmp_path):
 
 
 def test_deleted_cells(graded):
-    entry = result(graded[0], "h_deleted")
-    assert entry["score"] == 3.0
-    assert any("deleted test/locked cell(s) layer_norm_shape: restored" in n for n in entry["notes"])
+    expect(graded, "h_deleted", 3.0, note="deleted test/locked cell(s) layer_norm_shape: restored")
 
 
-def test_duplicated_cells(graded):
-    entry = result(graded[0], "h_duplicated")
-    assert entry["score"] == 3.0   # the broken later copy is not run
-    assert any("duplicated cell(s) layer_norm: only the first copy was used" in n for n in entry["notes"])
+def test_duplicated_cells(graded):   # the broken later copy is not run
+    expect(graded, "h_duplicated", 3.0, note="duplicated cell(s) layer_norm: only the first copy was used")
 
 
 def test_reordered_cells(graded):
-    entry = result(graded[0], "h_reordered")
-    assert entry["score"] == 3.0
-    assert any("reordered" in n for n in entry["notes"])
+    expect(graded, "h_reordered", 3.0, note="reordered")
 
 
-def test_edited_test_cells(graded):
-    entry = result(graded[0], "h_edited_test")
-    assert entry["score"] == 0.0   # `pass` would have given 3
-    assert any("edited test/locked cell(s) layer_norm_shape, layer_norm_values: restored" in n
-               for n in entry["notes"])
+def test_edited_test_cells(graded):   # `pass` would have given 3
+    expect(graded, "h_edited_test", 0.0,
+           note="edited test/locked cell(s) layer_norm_shape, layer_norm_values: restored")
 
 
-def test_edited_locked_cell(graded):
-    entry = result(graded[0], "h_edited_locked")
-    assert entry["score"] == 1.0   # with x = zeros the wrong answer would pass everything (3)
-    assert any("edited test/locked cell(s) layer_norm_setup" in n for n in entry["notes"])
+def test_edited_locked_cell(graded):   # with x = zeros the wrong answer would pass everything (3)
+    expect(graded, "h_edited_locked", 1.0, note="edited test/locked cell(s) layer_norm_setup")
 
 
 def test_infinite_loop_times_out(graded):
-    course = graded[0]
-    entry = result(course, "h_timeout", "rmsnorm")
-    assert (entry["status"], entry["score"]) == ("problem", 0.0)
-    assert "cell still running after 8 s: stopped" in entry["reason"]
+    expect(graded, "h_timeout", 0.0, "problem", reason="cell still running after 8 s: stopped", notebook="rmsnorm")
 
 
 def test_memory_bomb_hits_the_limit(graded):
-    entry = result(graded[0], "h_memory")
-    assert entry["score"] == 0.0
-    assert any("raised MemoryError" in n for n in entry["notes"])
+    expect(graded, "h_memory", 0.0, note="raised MemoryError")
 
 
 def test_sys_exit(graded):
-    entry = result(graded[0], "h_sys_exit")
-    assert (entry["status"], entry["score"]) == ("graded", 0.0)
-    assert any("raised SystemExit" in n for n in entry["notes"])
+    expect(graded, "h_sys_exit", 0.0, "graded", note="raised SystemExit")
 
 
 def test_os_exit(graded):
-    entry = result(graded[0], "h_os_exit")
-    assert (entry["status"], entry["score"]) == ("problem", 0.0)
-    assert "kernel died (exited with code 3)" in entry["reason"]
+    expect(graded, "h_os_exit", 0.0, "problem", reason="kernel died (exited with code 3)")
 
 
 def test_kernel_crash(graded):
-    entry = result(graded[0], "h_crash")
-    assert (entry["status"], entry["score"]) == ("problem", 0.0)
-    assert "SIGSEGV" in entry["reason"]
+    expect(graded, "h_crash", 0.0, "problem", reason="SIGSEGV")
 
 
 def test_gigantic_output_is_truncated(graded):
-    course = graded[0]
-    entry = result(course, "h_output")
-    assert entry["score"] == 3.0
-    assert any("output truncated" in n for n in entry["notes"])
-    assert os.path.getsize(course.autograded_notebook("h_output", ASSIGNMENT, "layernorm")) < 200_000
+    expect(graded, "h_output", 3.0, note="output truncated")
+    assert os.path.getsize(graded[0].autograded_notebook("h_output", ASSIGNMENT, "layernorm")) < 200_000
 
 
-def test_monkeypatched_allclose(graded):
-    entry = result(graded[0], "h_allclose")
-    assert entry["score"] == 1.0   # shape right, values wrong; the patch would have given 3
-    assert any("torch.allclose" in n for n in entry["notes"])
+def test_monkeypatched_allclose(graded):   # shape right, values wrong; the patch would have given 3
+    expect(graded, "h_allclose", 1.0, note="torch.allclose")
 
 
-def test_monkeypatched_torch_testing(graded):
-    entry = result(graded[0], "h_testing", "rmsnorm")
-    assert entry["score"] == 1.0   # hidden assert_close test fails once restored
-    assert any("torch.testing.assert_close" in n for n in entry["notes"])
+def test_monkeypatched_torch_testing(graded):   # the hidden assert_close test fails once restored
+    expect(graded, "h_testing", 1.0, note="torch.testing.assert_close", notebook="rmsnorm")
 
 
-def test_monkeypatched_builtins(graded):
-    entry = result(graded[0], "h_builtins")
-    assert entry["score"] == 0.0   # the fake tuple() would have passed the shape test
-    assert any("builtins.tuple" in n for n in entry["notes"])
+def test_monkeypatched_builtins(graded):   # the fake tuple() would have passed the shape test
+    expect(graded, "h_builtins", 0.0, note="builtins.tuple")
 
 
-def test_monkeypatched_test_helpers(graded):
-    entry = result(graded[0], "h_helpers", "rmsnorm")
-    assert entry["score"] == 1.0   # with the fake normlab.RMSNorm it would be 3
-    assert any("normlab.RMSNorm" in n for n in entry["notes"])
+def test_monkeypatched_test_helpers(graded):   # with the fake normlab.RMSNorm it would be 3
+    expect(graded, "h_helpers", 1.0, note="normlab.RMSNorm", notebook="rmsnorm")
 
 
 def test_exception_swallowing_hook_removed(graded):
-    entry = result(graded[0], "h_swallow")
-    assert entry["score"] == 0.0
-    assert any("shell.custom_exceptions" in n for n in entry["notes"])
+    expect(graded, "h_swallow", 0.0, note="shell.custom_exceptions")
 
 
 def test_patching_while_the_test_runs_gives_zero(graded):
-    entry = result(graded[0], "h_mid_test")
-    assert entry["score"] == 0.0
-    assert any("replaced while the test ran: torch.allclose" in n for n in entry["notes"])
+    expect(graded, "h_mid_test", 0.0, note="replaced while the test ran: torch.allclose")
 
 
 def test_cannot_read_hidden_tests_sources_or_other_students(graded):
@@ -307,7 +277,7 @@ def test_cannot_read_hidden_tests_sources_or_other_students(graded):
     text = all_output_text(cell_by_id(nb, "layer_norm"))
     assert "READ" not in text and "HIDDEN-CHECK" not in text
     assert "cwd: ['layernorm.ipynb']" in text
-    assert result(course, "h_snoop")["score"] == 3.0
+    expect(graded, "h_snoop", 3.0)
 
 
 def test_cannot_write_the_gradebook(graded):
@@ -316,7 +286,7 @@ def test_cannot_write_the_gradebook(graded):
     assert "WROTE" not in text and "[" in text
     db = sqlite3.connect(course.db_url[len("sqlite:///"):])
     assert db.execute("select count(*) from grade where auto_score = 99").fetchone() == (0,)
-    assert result(course, "alice")["score"] == 3.0
+    expect(graded, "alice", 3.0)
 
 
 def test_no_network(graded):
@@ -330,7 +300,7 @@ def test_pytorch_warning_costs_no_points(graded):
     course = graded[0]
     nb = autograded(course, "h_warning", "layernorm")
     assert "UserWarning" in all_output_text(cell_by_id(nb, "layer_norm_shape"))   # the warning happened
-    assert result(course, "h_warning")["score"] == 3.0
+    expect(graded, "h_warning", 3.0)
 
 
 def test_summary_lists_every_problem(graded):
