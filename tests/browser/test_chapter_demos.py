@@ -1,0 +1,65 @@
+"""Every chapter's demo responds to its controls in a real browser, with no kernel.
+
+tests/browser/test_book.py checks the sample chapter's demo in detail and loads every
+page; this file turns the first control of each chapter's demos and checks that what
+the reader sees changes. Chapters are listed in tests/book/test_chapters.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+_spec = importlib.util.spec_from_file_location(
+    "chapter_list", Path(__file__).resolve().parents[1] / "book" / "test_chapters.py")
+_chapters = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = _chapters   # dataclasses look their module up there
+_spec.loader.exec_module(_chapters)
+DEMO_CHAPTERS = [c.name for c in _chapters.CHAPTERS if c.demo]
+
+# What the reader sees of a demo: the visible images and texts below its controls.
+VISIBLE_OUTPUT = """(demo) => [...demo.children].slice(1).map(part =>
+    [...part.querySelectorAll('img, .widget-html-content')]
+      .filter(el => el.offsetParent !== null)
+      .map(el => el.src || el.innerText).join(' | ')).join(' || ')"""
+
+
+def change_first_control(page, demo):
+    """Move the demo's first control to another value, as a reader would."""
+    panel = demo.locator(":scope > *").first
+    control = panel.locator(":scope > *").first
+    if control.locator("select").count():
+        select = control.locator("select")
+        current = select.evaluate("s => s.selectedIndex")
+        select.select_option(index=1 if current == 0 else 0)
+    elif control.locator(".noUi-handle").count():
+        handle = control.locator(".noUi-handle").first
+        handle.focus()
+        at_end = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+        page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
+    else:
+        control.locator("button.widget-toggle-button:not(.mod-active)").first.click()
+
+
+@pytest.mark.parametrize("name", DEMO_CHAPTERS)
+def test_chapter_demo_responds_to_its_control(visit, site_url, name):
+    page = visit.page
+    visit.goto(f"{site_url}/book/{name}.html")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_selector(".normlab-demo .widget-stack, .normlab-demo .widget-box")
+    demos = page.locator(".normlab-demo")
+    assert demos.count() >= 1, "the chapter's demo is rendered"
+    for i in range(demos.count()):
+        demo = demos.nth(i)
+        demo.scroll_into_view_if_needed()
+        before = demo.evaluate(VISIBLE_OUTPUT)
+        assert before.strip(), "the demo shows an output before any control is touched"
+        change_first_control(page, demo)
+        page.wait_for_function(f"(args) => ({VISIBLE_OUTPUT})(args[0]) !== args[1]",
+                               arg=[demo.element_handle(), before], timeout=5_000)
+    assert visit.blocked == [] and visit.page_errors == [] and visit.console_errors == []
