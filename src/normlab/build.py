@@ -6,12 +6,17 @@ Runs ``jupyter-book build <root> --builder html -W -n --keep-going`` (all proble
 reported, then the build fails), streams its output, keeps a copy in
 ``_build/build.log`` and ends with a summary of every warning, each naming its file.
 Notebooks are executed through jupyter-cache (``_build/.jupyter_cache``), so a chapter
-whose code did not change is not re-executed.
+whose code did not change is not re-executed. Chapters that are not cached yet are first
+executed in parallel, one kernel per core, straight into that cache (Jupyter Book itself
+runs them one after another); a chapter that fails there is simply left to the build,
+which runs it again and reports the error with its file name.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import multiprocessing
 import os
 import re
 import shutil
@@ -35,6 +40,106 @@ def jupyter_book_command(root: Path) -> list[str]:
         if script is None:
             raise SystemExit("normlab.build: `jupyter-book` not found; run `make setup`")
     return [str(script), "build", str(root), "--builder", "html", "-W", "-n", "--keep-going"]
+
+
+def toc_files(root: Path) -> list[Path]:
+    """The source files listed in ``_toc.yml`` (root first), in reading order."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    names = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                names.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    found = []
+    for name in names:
+        for suffix in ("", ".md", ".ipynb"):
+            path = root / f"{name}{suffix}"
+            if path.is_file():
+                found.append(path)
+                break
+    return found
+
+
+def read_notebook(path: Path, myst_extensions: list[str]):
+    """The notebook myst-nb will build from `path` (None for a plain Markdown page)."""
+    import nbformat
+    from myst_nb.core.read import is_myst_markdown_notebook, read_myst_markdown_notebook
+    from myst_parser.config.main import MdParserConfig
+
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".ipynb":
+        return nbformat.reads(text, as_version=4)
+    if not is_myst_markdown_notebook(text):
+        return None
+    config = MdParserConfig(enable_extensions=set(myst_extensions))
+    return read_myst_markdown_notebook(text, config=config, add_source_map=True, path=str(path))
+
+
+def execute_notebook(path: str, notebook, timeout: int):
+    """Run in a worker process: execute like myst-nb does; return (notebook, seconds, error)."""
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    result = single_nb_execution(notebook, cwd=str(Path(path).parent), timeout=timeout,
+                                 allow_errors=False, meta_override=True)
+    return result.nb, result.time, None if result.err is None else type(result.err).__name__
+
+
+def pre_execute(root: Path, workers: int) -> None:
+    """Fill the jupyter cache for uncached chapters, several kernels at a time."""
+    import yaml
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    config = yaml.safe_load((root / "_config.yml").read_text()) or {}
+    execute = config.get("execute", {}) or {}
+    if execute.get("execute_notebooks", "auto") != "cache" or execute.get("cache"):
+        return  # only the default cache folder of `execute_notebooks: cache` is filled here
+    extensions = (config.get("parse", {}) or {}).get("myst_enable_extensions", []) or []
+    cache = get_cache(str(root / "_build" / ".jupyter_cache"))
+    todo = []
+    for path in toc_files(root):
+        notebook = read_notebook(path, extensions)
+        if notebook is None:
+            continue
+        try:
+            cache.match_cache_notebook(notebook)
+        except KeyError:
+            todo.append((path, notebook))
+    if len(todo) < 2 or workers < 2:
+        return  # nothing to overlap: the build executes it as usual
+    print(f"normlab.build: executing {len(todo)} chapters, {workers} at a time", flush=True)
+    timeout = int(execute.get("timeout", 30))
+    # spawn, not fork: a forked child would inherit the cache's open sqlite handle
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(min(workers, len(todo)), mp_context=spawn) as pool:
+        jobs = {pool.submit(execute_notebook, str(path), nb, timeout): path for path, nb in todo}
+        for job in concurrent.futures.as_completed(jobs):
+            path = jobs[job]
+            name = path.relative_to(root)
+            try:
+                executed, seconds, error = job.result()
+            except Exception as err:  # a worker crash: leave the chapter to the build
+                executed, seconds, error = None, 0.0, f"{type(err).__name__}: {err}"
+            if error:
+                print(f"normlab.build: {name} failed ({error}); the build will run it and report why",
+                      flush=True)
+                continue
+            # cached from this (the only) process: sqlite is not for concurrent writers
+            cache.cache_notebook_bundle(
+                CacheBundleIn(executed, str(path), data={"execution_seconds": seconds}),
+                check_validity=False, overwrite=True,
+            )
+            print(f"normlab.build: {name} executed in {seconds:.0f} s", flush=True)
 
 
 def run_build(root: Path) -> tuple[int, list[str]]:
@@ -67,10 +172,16 @@ def failed_notebook_reports(root: Path, since: float) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=None, help="book root (default: found from cwd)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="chapters executed at once before the build (default: one per core)")
     args = parser.parse_args(argv)
     root = args.root.resolve() if args.root else find_book_root(Path.cwd().resolve())
 
     start, started_at = time.monotonic(), time.time()
+    # the same environment the build gives its kernels (see normlab.sphinx_offline)
+    os.environ[STATIC_WIDGETS_ENV] = "1"
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    pre_execute(root, args.jobs)
     code, problems = run_build(root)
     seconds = time.monotonic() - start
     reports = failed_notebook_reports(root, since=started_at)

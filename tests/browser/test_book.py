@@ -94,7 +94,7 @@ def test_demo_controls_change_the_visible_figure(visit, site_url):
     assert deeper != first
     assert page.locator(".normlab-demo .widget-readout").first.inner_text().strip() == "12"
 
-    page.locator(".normlab-demo .widget-toggle-button", has_text="rms").click()  # nested control
+    page.locator(".normlab-demo .widget-toggle-button", has_text="pre").click()  # nested control
     page.wait_for_timeout(200)
     rms = visible_figure(page)
     assert rms not in (first, deeper)
