@@ -13,7 +13,7 @@ import numpy as np
 
 from ..experiments import Setting, loglog_slope, output_change_vs_depth
 from ..widgets import Control, precomputed_demo
-from ._plot import PLACEMENT_COLORS, log_axes, new_figure
+from ._plot import PLACEMENT_COLORS, cached_figure, log_axes, new_figure
 
 DEPTHS = (2, 4, 8, 16, 24)
 SEEDS = range(2)
@@ -25,16 +25,17 @@ def change(placement: str, scale: float) -> tuple[float, ...]:
     return tuple(output_change_vs_depth(placement, DEPTHS, Setting(), scale, SEEDS))
 
 
+@cached_figure
 def render(scale: float = 0.01):
     fig, ax = new_figure()
     for placement in PLACEMENTS_SHOWN:
         values = change(placement, scale)
         ax.plot(DEPTHS, values, marker="o", markersize=3, color=PLACEMENT_COLORS[placement],
                 label=f"{placement}: slope {loglog_slope(DEPTHS, values):+.2f}")
-    log_axes(ax, xticks=DEPTHS)
+    log_axes(ax, xticks=DEPTHS, y_subs=(1.0, 3.0))
     ax.set_xlabel("number of blocks N")
     ax.set_ylabel("relative output change")
-    ax.set_title(f"Output change under weight noise × {scale:g} (slope 1 = grows like N)", fontsize=10)
+    ax.set_title(f"Weight noise × {scale:g} (slope 1: grows like N)", fontsize=9)
     ax.legend(fontsize=8)
     return fig
 

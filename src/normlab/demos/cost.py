@@ -17,8 +17,8 @@ import numpy as np
 
 from ..experiments import (attention_flops, attention_memory_bytes, measure_attention_vs_rnn,
                            rnn_flops, rnn_state_bytes)
-from ..widgets import Control, precomputed_demo, to_widget
-from ._plot import html_table, log_axes, new_figure
+from ..widgets import Control, precomputed_demo
+from ._plot import html_table, image, log_axes, new_figure, png_bytes
 
 D_MODEL, N_HEADS = 64, 4
 SEQ_LENS = (256, 1024, 4096, 16384)
@@ -40,7 +40,16 @@ def measured_table() -> str:
                               f"thread, median of 5): your numbers will differ")
 
 
+@functools.lru_cache(maxsize=16)
+def figure_png(seq_len: int) -> bytes:
+    return png_bytes(draw(seq_len))
+
+
 def render(seq_len: int = 1024):
+    return widgets.VBox([image(figure_png(seq_len)), widgets.HTML(measured_table())])
+
+
+def draw(seq_len: int = 1024):
     n = np.unique(np.geomspace(16, max(SEQ_LENS), 40).astype(int))
     fig, (ax_time, ax_mem) = new_figure(7.0, 3.0, ncols=2)
     ax_time.plot(n, [attention_flops(k, D_MODEL) for k in n], label="self-attention: 4nd² + 2n²d")
@@ -57,7 +66,7 @@ def render(seq_len: int = 1024):
     memory = attention_memory_bytes(seq_len, N_HEADS)
     fig.suptitle(f"n = {seq_len}: attention does {ratio:.0f}× the RNN's multiply-adds and holds "
                  f"{memory / 2**20:.1f} MiB of scores (d = {D_MODEL})", fontsize=9)
-    return widgets.VBox([to_widget(fig), widgets.HTML(measured_table())])
+    return fig
 
 
 CONTROLS = {"seq_len": Control(list(SEQ_LENS), label="sequence length", value=1024)}

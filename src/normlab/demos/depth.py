@@ -11,7 +11,7 @@ import numpy as np
 
 from ..experiments import Setting, last_layer_gradient_vs_depth, loglog_slope
 from ..widgets import Control, precomputed_demo
-from ._plot import PLACEMENT_COLORS, log_axes, new_figure
+from ._plot import PLACEMENT_COLORS, cached_figure, log_axes, new_figure
 
 DEPTHS = (6, 12, 24)
 SEEDS = range(3)
@@ -26,6 +26,7 @@ def curve(placement: str, setting_name: str) -> tuple[float, ...]:
     return tuple(last_layer_gradient_vs_depth(placement, DEPTHS, SETTINGS[setting_name], SEEDS))
 
 
+@cached_figure
 def render(setting: str = "Xavier init"):
     fig, ax = new_figure()
     depths = np.array(DEPTHS)
@@ -36,10 +37,10 @@ def render(setting: str = "Xavier init"):
     pre = curve("pre", setting)
     guide = pre[0] * np.sqrt(depths[0] / depths)
     ax.plot(depths, guide, "k--", linewidth=1, label="1/√L guide (slope −0.5)")
-    log_axes(ax, xticks=DEPTHS)
+    log_axes(ax, xticks=DEPTHS, y_subs=(1.0, 2.0, 5.0))
     ax.set_xlabel("number of blocks L")
     ax.set_ylabel("||dLoss/dW2|| of the last block")
-    ax.set_title(f"Last-layer gradient vs depth ({setting}, mean of {len(SEEDS)} seeds)", fontsize=10)
+    ax.set_title(f"{setting}, mean of {len(SEEDS)} seeds", fontsize=9)
     ax.legend(fontsize=8)
     return fig
 

@@ -15,7 +15,7 @@ import numpy as np
 from ..blocks import PLACEMENTS
 from ..experiments import GRADIENT_SETTING, mean_layer_gradients, profile_slope
 from ..widgets import Control, precomputed_demo
-from ._plot import PLACEMENT_COLORS, log_axes, new_figure
+from ._plot import PLACEMENT_COLORS, cached_figure, new_figure
 
 DEMO_SETTING = GRADIENT_SETTING
 SEEDS = range(2)
@@ -28,6 +28,7 @@ def gradients(placement: str, n_layers: int) -> tuple[float, ...]:
     return tuple(mean_layer_gradients(placement, n_layers, DEMO_SETTING, SEEDS))
 
 
+@cached_figure
 def render(placements: str = "post and pre", n_layers: int = 12):
     fig, ax = new_figure()
     layers = np.arange(1, n_layers + 1)
@@ -38,10 +39,10 @@ def render(placements: str = "post and pre", n_layers: int = 12):
             label += f" (top/bottom ×{np.exp(profile_slope(grads)):.2f})"
         ax.plot(layers, grads, marker="o", markersize=3, color=PLACEMENT_COLORS[p],
                 linewidth=2 if p in ("post", "pre") else 1, label=label)
-    log_axes(ax, x=False)
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("block (1 = next to the input)")
     ax.set_ylabel("||dLoss/dW2||  (FFN, at init)")
-    ax.set_title(f"FFN gradient by layer, {n_layers} blocks, mean of {len(SEEDS)} seeds", fontsize=10)
+    ax.set_title(f"{n_layers} blocks at init, mean of {len(SEEDS)} seeds", fontsize=9)
     ax.legend(fontsize=7)
     return fig
 

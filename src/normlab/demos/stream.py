@@ -16,7 +16,7 @@ import numpy as np
 
 from ..experiments import PAPER_SETTING, lemma2_bounds, mean_stream_sq_norms
 from ..widgets import Control, precomputed_demo
-from ._plot import PLACEMENT_COLORS, new_figure
+from ._plot import PLACEMENT_COLORS, cached_figure, new_figure
 
 SEEDS = range(2)
 ATTENTION = {
@@ -30,6 +30,7 @@ def stream(placement: str, n_layers: int, attention: str) -> tuple[float, ...]:
     return tuple(mean_stream_sq_norms(placement, n_layers, ATTENTION[attention], SEEDS))
 
 
+@cached_figure
 def render(attention: str = list(ATTENTION)[0], n_layers: int = 12):
     d = ATTENTION[attention].d_model
     layers = np.arange(1, n_layers + 1)
@@ -45,7 +46,7 @@ def render(attention: str = list(ATTENTION)[0], n_layers: int = 12):
             color=PLACEMENT_COLORS["post"], label="post: x + FFN(x) before the last LN")
     ax.set_xlabel("layer l")
     ax.set_ylabel("mean ||x_l||² / d")
-    ax.set_title(f"Residual stream, d = {d}, mean of {len(SEEDS)} seeds", fontsize=10)
+    ax.set_title(f"d = {d}, mean of {len(SEEDS)} seeds", fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
     return fig
 

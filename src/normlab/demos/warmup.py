@@ -16,7 +16,7 @@ import numpy as np
 
 from ..experiments import TaskConfig, train_reverse
 from ..widgets import Control, precomputed_demo
-from ._plot import PLACEMENT_COLORS, new_figure
+from ._plot import PLACEMENT_COLORS, cached_figure, new_figure
 
 # The sweep on book/measurements.md: at this size, without warm-up post-norm stays at
 # chance at HIGH_LR for every seed tried, while 30 warm-up steps or pre-norm train it.
@@ -39,6 +39,7 @@ def smooth(values, window: int = 10) -> np.ndarray:
     return np.convolve(values, np.ones(window) / window, mode="valid")
 
 
+@cached_figure
 def render(lr: float = 1e-2, warmup: str = "none"):
     warmup_steps = WARMUP_STEPS if warmup != "none" else 0
     fig, ax = new_figure()
@@ -55,8 +56,7 @@ def render(lr: float = 1e-2, warmup: str = "none"):
     ax.set_xlabel("training step")
     ax.set_ylabel("training loss (10-step mean)")
     ax.set_ylim(0, math.log(TASK.vocab) * 1.3)
-    ax.set_title(f"Reverse task, {TASK.n_layers} blocks, Adam lr {lr:g}, warm-up: {warmup}",
-                 fontsize=10)
+    ax.set_title(f"{TASK.n_layers} blocks, Adam lr {lr:g}, warm-up: {warmup}", fontsize=9)
     ax.legend(fontsize=7)
     return fig
 

@@ -20,8 +20,8 @@ from ..analysis import seed_everything
 from ..blocks import PLACEMENTS
 from ..experiments import one_thread
 from ..stack import TransformerStack
-from ..widgets import Control, figure_png, precomputed_demo
-from ._plot import html_table, new_figure
+from ..widgets import Control, precomputed_demo
+from ._plot import html_table, image, new_figure, png_bytes
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def output_stats(placement: str, n_layers: int, seed: int = 0) -> dict:
 @functools.lru_cache(maxsize=16)
 def diagram_png(placement: str) -> bytes:
     """The diagram as PNG bytes, drawn once per placement (it does not depend on depth)."""
-    return figure_png(draw(placement))
+    return png_bytes(draw(placement))
 
 
 def render(placement: str = "pre", n_layers: int = 6):
@@ -131,9 +131,7 @@ def render(placement: str = "pre", n_layers: int = 6):
                        caption=f"{n_layers} freshly initialised {placement} blocks, d_model 64, random "
                                f"N(0, 1) input; relative change ||y − x|| / ||x|| = {stats['change']:.2f}. "
                                f"Used by: {WIRINGS[placement].used_by}.")
-    image = widgets.Image(value=diagram_png(placement), format="png",
-                          layout=widgets.Layout(max_width="100%", height="auto"))
-    return widgets.VBox([image, widgets.HTML(table)])
+    return widgets.VBox([image(diagram_png(placement)), widgets.HTML(table)])
 
 
 CONTROLS = {
