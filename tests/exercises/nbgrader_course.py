@@ -135,14 +135,10 @@ class Course:
     def api(self):
         if self._api is None:
             from nbgrader.apps import NbGraderAPI
-            from traitlets.config import Config
+            from traitlets.config.loader import PyFileConfigLoader
 
-            config = Config()
-            config.CourseDirectory.course_id = "normlab-exercises"
-            config.CourseDirectory.root = str(self.root)
-            config.CourseDirectory.db_url = f"sqlite:///{self.root}/gradebook.db"
-            config.Execute.timeout = 60
-            config.Execute.startup_timeout = 120
+            # the same nbgrader_config.py the CLI reads in the course directory
+            config = PyFileConfigLoader("nbgrader_config.py", path=str(self.root)).load_config()
             self._api = NbGraderAPI(config=config)
         return self._api
 
