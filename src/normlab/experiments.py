@@ -61,8 +61,8 @@ class Setting:
 
     token_correlation: share rho of each token's variance that is common to its whole
         sequence, x_i = sqrt(rho) * shared + sqrt(1 - rho) * own_i (rho = 0: independent
-        Gaussian tokens, as in Xiong et al.'s analysis; real token embeddings are
-        strongly correlated within a sequence).
+        Gaussian tokens, as in Xiong et al.'s analysis; > 0 is a crude stand-in for the
+        tokens of a real sentence, which are not independent).
     init: "xavier" (Xavier-normal weights, zero biases: Xiong et al.'s analysis) or
         "torch" (the library's defaults, those of nn.MultiheadAttention / nn.Linear).
     uniform_attention: W^Q = W^K = 0, so every query attends equally to every key
@@ -276,8 +276,8 @@ class TaskConfig:
     d_model: int = 32
     n_heads: int = 2
     d_ff: int = 64
-    n_layers: int = 6
-    steps: int = 200
+    n_layers: int = 8
+    steps: int = 100
 
 
 def reverse_task_batch(task: TaskConfig, generator: torch.Generator):
