@@ -11,6 +11,8 @@ re-reads and re-writes it). Both runs go through ``make book``, exactly as a use
 ``--copy`` builds a fresh export of the committed tree (``git archive HEAD``) in a
 temporary folder instead, with this checkout's .venv and vendored web assets, so a
 shared working tree's ``_build`` (and anyone's build running in it) is left alone.
+``--all-chapters`` (with ``--copy``) lists every ``book/*.md`` chapter in the copy's
+``_toc.yml``, to time the whole book before every chapter is in the table of contents.
 
 Ends with one line: ``cold_s=<x> rebuild_s=<y>``.
 """
@@ -51,14 +53,32 @@ def exported_copy() -> Path:
     return root
 
 
+def write_full_toc(root: Path) -> None:
+    skip = {"intro", "glossary", "bibliography", "AUTHORING"}
+    chapters = sorted(p.stem for p in (root / "book").glob("*.md") if p.stem not in skip)
+    lines = ["format: jb-book", "root: book/intro", "parts:", "  - caption: Chapters",
+             "    numbered: true", "    chapters:"]
+    lines += [f"      - file: book/{name}" for name in chapters]
+    lines += ["  - caption: Reference", "    chapters:", "      - file: book/glossary",
+              "      - file: book/bibliography"]
+    (root / "_toc.yml").write_text("\n".join(lines) + "\n")
+    print(f"_toc.yml of the copy lists {len(chapters)} chapters: {', '.join(chapters)}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chapter", default="book/sample.md", help="chapter to touch for the rebuild")
     parser.add_argument("--copy", action="store_true", help="build an export of HEAD in a temporary folder")
+    parser.add_argument("--all-chapters", action="store_true",
+                        help="with --copy: put every book/*.md chapter in the copy's _toc.yml")
     args = parser.parse_args()
+    if args.all_chapters and not args.copy:
+        sys.exit("--all-chapters rewrites _toc.yml, so it needs --copy")
     root, env = ROOT, dict(os.environ)
     if args.copy:
         root = exported_copy()
+        if args.all_chapters:
+            write_full_toc(root)
         # the venv's editable normlab points at this checkout: put the copy's first
         env["PYTHONPATH"] = str(root / "src")
         print(f"building an export of HEAD in {root}", flush=True)
