@@ -344,6 +344,79 @@ def check_block(block: nn.Module, spec: BlockSpec, batch: int = 2, seq: int = 5)
 
 
 # ---------------------------------------------------------------------------------------
+# The chapter's demo: normlab's tools on the case studies' blocks
+# ---------------------------------------------------------------------------------------
+
+# name -> factory(d_model, n_heads, d_ff) of one block; each a case's buggy block or the reference
+DEMO_BLOCKS = {
+    "reference pre-norm": PreNormBlock,
+    "case 1: refactored (post-norm)": PostNormBlock,
+    "case 2: norm over the sequence": sequence_norm_block,
+    "case 4: norm computed once": NormOnceBlock,
+}
+DEMO_TOOLS = ("trace_shapes", "wiring checks", "gradient norms by layer", "stream norms by layer")
+DEMO_DEPTH = 8
+
+
+def demo_render(block: str = "reference pre-norm", tool: str = "trace_shapes"):
+    """One view of the case-study demo: ``tool`` applied to the block named ``block``."""
+    import html
+
+    from matplotlib.figure import Figure
+
+    from .analysis import activation_norms_by_layer
+
+    factory = DEMO_BLOCKS[block]
+    torch.manual_seed(0)
+    x = small_batch()
+    if tool == "trace_shapes":
+        rows = "".join(f"<tr><td>{s.name}</td><td>{s.op}</td><td>{s.input_shape}</td><td>{s.output_shape}</td></tr>"
+                       for s in trace_shapes(factory(D_MODEL, N_HEADS, D_FF), x))
+        return ("<table class='normlab-table'><thead><tr><th>step</th><th>op</th><th>input</th>"
+                f"<th>output</th></tr></thead><tbody>{rows}</tbody></table>")
+    if tool == "wiring checks":
+        one = factory(D_MODEL, N_HEADS, D_FF)
+        causal = sequence_norm_block(D_MODEL, N_HEADS, D_FF) if factory is sequence_norm_block else \
+            factory(D_MODEL, N_HEADS, D_FF, causal=True)
+        checks = [
+            ("wiring signature (norms and sub-layer ends, in order)", " → ".join(wiring_signature(one, x))),
+            ("identity path clean", identity_path_is_clean(one, x)),
+            ("parameters without a gradient", ", ".join(unused_parameters(one, x)) or "none"),
+            ("future leak when built causal (must be 0)", f"{future_leak(causal, x):.3g}"),
+        ]
+        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in checks)
+        return f"<table class='normlab-table'><tbody>{rows}</tbody></table>"
+    stack = stack_of(factory, DEMO_DEPTH)
+    fig = Figure(figsize=(5.0, 2.8), layout="constrained")
+    ax = fig.add_subplot()
+    layers = range(1, DEMO_DEPTH + 1)
+    if tool == "gradient norms by layer":
+        g = torch.Generator().manual_seed(1)
+        head = torch.randn(D_MODEL, 10, generator=g) / math.sqrt(D_MODEL)
+        target = torch.randint(0, 10, (BATCH * SEQ,), generator=g)
+        values = grad_norms_by_layer(
+            stack, x, lambda out: nn.functional.cross_entropy((out @ head).flatten(0, 1), target))
+        ax.set_ylabel("||dLoss/dW2|| (FFN)")
+    else:
+        values = activation_norms_by_layer(stack, x)
+        ax.set_ylabel("mean token norm of the stream")
+    ax.bar(list(layers), values, color="#1f77b4")
+    ax.set_xlabel(f"block (stack of {DEMO_DEPTH}, at initialisation)")
+    ax.set_title(f"{block}: {tool}", fontsize=9)
+    return fig
+
+
+def demo(live: bool | None = None):
+    """Pick a case study's block and a tool; see what the tool shows (16 precomputed views)."""
+    from .widgets import Control, precomputed_demo
+
+    return precomputed_demo(demo_render, {
+        "block": Control(list(DEMO_BLOCKS), kind="dropdown", label="block"),
+        "tool": Control(list(DEMO_TOOLS), kind="dropdown", label="tool"),
+    }, live=live)
+
+
+# ---------------------------------------------------------------------------------------
 # Computed quiz answers (``answer_from: normlab.casestudies.<name>`` in book/quizzes/)
 # ---------------------------------------------------------------------------------------
 

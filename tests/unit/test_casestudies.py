@@ -141,3 +141,24 @@ def test_quiz_answer_sources():
     assert cs.deepnorm_constants(12, "beta") == pytest.approx((8 * 12) ** -0.25, abs=1e-3)
     assert cs.lemma2_bound(6, 512) == (1 + 3 * 6 / 2) * 512
     assert cs.lemma2_bound(6, 512, "lower") == (1 + 6 / 2) * 512
+
+
+# --- the chapter's demo ----------------------------------------------------------------
+
+@pytest.mark.parametrize("tool", cs.DEMO_TOOLS)
+def test_demo_views_show_each_cases_symptom(tool):
+    view = cs.demo_render("case 4: norm computed once", tool)
+    if tool == "wiring checks":
+        assert "norm2.weight, norm2.bias" in view
+        assert "(must be 0)</td><td>0</td>" in view
+        assert "identity path clean</td><td>True" in view
+    elif tool == "trace_shapes":
+        assert "norm2" not in view and "norm1" in view
+    else:
+        assert view.axes[0].patches    # a bar per block
+
+
+def test_demo_builds_static_and_live():
+    static = cs.demo(live=False)
+    assert static.variants == len(cs.DEMO_BLOCKS) * len(cs.DEMO_TOOLS)
+    assert cs.demo(live=True).mode == "live"
