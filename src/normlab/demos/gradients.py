@@ -1,5 +1,6 @@
 """Demo 2, gradient norm by layer: ||dLoss/dW2|| of every block's FFN at initialisation,
-for post- and pre-norm (or all six placements) and a chosen depth (Xiong et al. 2020, Fig. 3a,b; facts.md section 2).
+for post- and pre-norm (or all six placements) and a chosen depth (Xiong et al. 2020,
+Fig. 3a,b; facts.md section 2).
 
 Measured in :data:`normlab.experiments.GRADIENT_SETTING` (tokens sharing 90 % of their
 variance within a sequence, Xavier init, per-token cross-entropy), the setting in which
