@@ -78,7 +78,9 @@ class Visit:
 def visit(browser, request):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    # generous: a shared 2-core machine can take many seconds to typeset a long chapter;
+    # only a real hang should trip it
+    page.set_default_timeout(60_000)
     seen = Visit(page)
 
     def route(route_):

@@ -47,17 +47,18 @@ def assert_offline_and_clean(visit):
 @pytest.mark.parametrize("path", built_pages() or ["<run make book first>"])
 def test_page_loads_offline_without_errors(visit, site_url, path):
     page = open_page(visit, site_url, path)
+    # "attached", not visible: the first formula may sit in a hidden quiz explanation
     if page.locator("mjx-container, .math").count():
-        page.wait_for_selector("mjx-container")
+        page.wait_for_selector("mjx-container", state="attached")
     if page.locator(".jupyter-widgets, script[type='application/vnd.jupyter.widget-view+json']").count():
-        page.wait_for_selector(".widget-container, .jupyter-widgets")
+        page.wait_for_selector(".widget-container, .jupyter-widgets", state="attached")
     page.wait_for_timeout(300)  # late async errors (widget manager, MathJax fonts)
     assert_offline_and_clean(visit)
 
 
 def test_math_is_typeset(visit, site_url):
     page = open_page(visit, site_url, SAMPLE)
-    page.wait_for_selector("mjx-container")
+    page.wait_for_selector("mjx-container", state="attached")
     # every math span was handed to MathJax: none is left showing raw TeX
     raw_tex = page.evaluate(
         "Array.from(document.querySelectorAll('span.math, div.math'))"
@@ -245,7 +246,7 @@ def test_numeric_quiz(visit, site_url):
 
 def test_search_finds_a_word_from_a_chapter(visit, site_url):
     page = open_page(visit, site_url, "search.html?q=classifier")
-    page.wait_for_selector("#search-results li", timeout=15_000)
+    page.wait_for_selector("#search-results li")
     hits = page.locator("#search-results li a").all_inner_texts()
     assert any("Platform sample" in hit for hit in hits), hits
     assert_offline_and_clean(visit)
