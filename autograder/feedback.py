@@ -10,6 +10,8 @@ What StripHiddenTests removes from every autograded notebook before it becomes H
   * in ALL outputs, any line that quotes a hidden-test line (a student cell can
     print IPython's `In` history or linecache after the tests ran).
 """
+import html
+import json
 import os
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
@@ -86,6 +88,29 @@ def feedback(course, assignments, log=print):
         result = api.generate_feedback(assignment, force=True)
         if not result["success"]:
             raise SystemExit(f"nbgrader generate_feedback {assignment} failed:\n{result['error']}\n{result['log']}")
+        _pages_for_ungradable(course, assignment)
         folder = course.path("feedback")
         count = sum(f.endswith(".html") for _, _, files in os.walk(folder) for f in files)
         log(f"feedback for {assignment}: {count} HTML file(s) under {folder}/<student>/{assignment}/")
+
+
+def _pages_for_ungradable(course, assignment):
+    """nbgrader writes feedback only for autograded notebooks; a student whose file was
+    missing, empty or not valid JSON still gets a page saying why the score is 0."""
+    folder = os.path.join(course.state_dir, "reports", assignment)
+    if not os.path.isdir(folder):
+        return
+    for name in sorted(os.listdir(folder)):
+        student = name[:-len(".json")]
+        with open(os.path.join(folder, name)) as f:
+            report = json.load(f)
+        for notebook, entry in report.items():
+            if os.path.exists(course.autograded_notebook(student, assignment, notebook)):
+                continue
+            page = course.path("feedback", student, assignment, notebook + ".html")
+            os.makedirs(os.path.dirname(page), exist_ok=True)
+            with open(page, "w") as f:
+                f.write(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(notebook)}</title>"
+                        f"</head><body><h1>{html.escape(assignment)} / {html.escape(notebook)}</h1>"
+                        f"<p>Score: {entry['score']:g} / {entry['max_score']:g}</p>"
+                        f"<p>This notebook could not be graded: {html.escape(entry['reason'])}</p></body></html>\n")

@@ -90,6 +90,15 @@ def _reveal_python(libc, workdir):
     _check(libc.mount(stage.encode(), python_home.encode(), None, MS_MOVE, None), "move python")
 
 
+def _deny_network(event, args):
+    if event in ("socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg"):
+        address = args[1] if len(args) > 1 else None
+        if not isinstance(address, (str, bytes)):  # unix sockets (str/bytes paths) stay allowed
+            raise PermissionError("network access is disabled while grading")
+    elif event == "socket.getaddrinfo":
+        raise PermissionError("network access is disabled while grading")
+
+
 def enter_sandbox(request):
     """Namespaces, then limits, then drop to the submission's own uid. Returns notes."""
     notes = []
@@ -105,7 +114,10 @@ def enter_sandbox(request):
                        f"hide {path}")
         notes.append("netns+mountns")
     else:
-        notes.append("no-namespaces")
+        # Without root there are no namespaces: refuse Python-level network calls instead.
+        # (An audit hook cannot be removed from Python, but C code, e.g. ctypes, bypasses it.)
+        sys.addaudithook(_deny_network)
+        notes.append("no-namespaces, audit-hook network guard")
     limits = request.get("limits", {})
     if limits.get("memory_bytes"):
         resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"],) * 2)

@@ -1,13 +1,12 @@
-"""Shared fixtures for the autograder tests: a released course built from the fixture
-assignment ps1 (or the real exercises once they exist: see REAL_EXERCISES) and helpers
-to write synthetic submissions and read back what the grader decided."""
+"""Helpers for the autograder tests (a unique module name: several test folders have a
+conftest.py): the fixture assignment ps1, synthetic submissions, and reading back what
+the grader decided.  The pytest fixtures themselves are in conftest.py."""
 import json
 import os
 import shutil
 import sys
 
 import nbformat
-import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
@@ -19,10 +18,8 @@ FIXTURES = os.path.join(REPO, "tests", "autograder", "fixtures")
 ASSIGNMENT = "ps1"
 
 
-@pytest.fixture(scope="session")
-def released_course(tmp_path_factory):
-    """A course folder with ps1 released; copy it (`fresh_course`) before writing to it."""
-    root = tmp_path_factory.mktemp("released") / "course"
+def released_fixture_course(root):
+    """A course folder at `root` with the fixture assignment ps1 released."""
     course = Course(root=str(root), exercises=FIXTURES)
     release(course, [ASSIGNMENT], log=lambda *_: None)
     return course
@@ -31,11 +28,6 @@ def released_course(tmp_path_factory):
 def copy_course(released_course, dest):
     shutil.copytree(released_course.root, dest)
     return Course(root=str(dest), exercises=FIXTURES)
-
-
-@pytest.fixture
-def fresh_course(released_course, tmp_path):
-    return copy_course(released_course, tmp_path / "course")
 
 
 class Class:

@@ -13,7 +13,7 @@ import zipfile
 
 import nbformat
 import pytest
-from conftest import REPO
+from autograder_helpers import REPO, Class
 
 from autograder.__main__ import main as cli
 from autograder.course import Course
@@ -204,7 +204,10 @@ def test_feedback_html_contains_no_hidden_test_text(graded_twice):
     assert hidden
     pages = [os.path.join(folder, f) for folder, _, files in os.walk(course.path("feedback"))
              for f in files if f.endswith(".html")]
-    assert len(pages) >= 9 * len(course.released()) - 3   # every student with a gradable notebook
+    assert len(pages) == 10 * len(course.released())   # one per student and notebook, gradable or not
+    first = course.released()[0]
+    with open(course.path("feedback", "s06_badjson", first, course.notebooks(first)[0] + ".html")) as f:
+        assert "could not be graded: invalid JSON" in f.read()
     for page in pages:
         with open(page) as f:
             text = html.unescape(re.sub(r"<[^>]+>", "", f.read()))
@@ -232,7 +235,6 @@ def test_rerun_grades_only_changed_submissions(graded_twice, capsys):
 def test_collect_zip_and_submitted_layout(fresh_course, tmp_path):
     """A zip of LMS downloads and nbgrader's submitted/ layout; unknown names reported."""
     from autograder.collect import collect
-    from conftest import Class
     klass = Class(fresh_course)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -247,3 +249,14 @@ def test_collect_zip_and_submitted_layout(fresh_course, tmp_path):
     assert got == [("ann", "layernorm"), ("ben", "rmsnorm")]
     assert [u["file"] for u in rep["unmatched"]] == ["notes.txt"]
     assert os.path.exists(fresh_course.submitted_notebook("ann", "ps1", "layernorm"))
+
+
+def test_db_url_points_the_gradebook_elsewhere(tmp_path):
+    """--db-url is handed to nbgrader as is (sqlite here; a postgresql:// URL works the same
+    way through SQLAlchemy); nothing is written to the default gradebook."""
+    from autograder_helpers import FIXTURES
+    db = tmp_path / "elsewhere" / "gradebook.db"
+    db.parent.mkdir()
+    assert cli(["--course", str(tmp_path / "course"), "--exercises", FIXTURES, "--db-url", f"sqlite:///{db}",
+                "release", "ps1"]) == 0
+    assert db.exists() and not (tmp_path / "course" / "gradebook.db").exists()

@@ -9,11 +9,12 @@ import threading
 
 import nbformat
 import pytest
-from conftest import ASSIGNMENT, FIXTURES, REPO, Class, all_output_text, autograded, cell_by_id, report
+from autograder_helpers import (ASSIGNMENT, FIXTURES, REPO, Class, all_output_text, autograded, cell_by_id,
+                                copy_course, report)
 
 from autograder.collect import collect
 from autograder.grade import grade
-from autograder.kernels import Limits
+from autograder.kernels import Limits, Zygote
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +86,6 @@ def edit_setup(nb):
 
 @pytest.fixture(scope="module")
 def graded(released_course, tmp_path_factory):
-    from conftest import copy_course
     course = copy_course(released_course, tmp_path_factory.mktemp("hostile") / "course")
     klass = Class(course)
     listener = Listener()
@@ -308,3 +308,17 @@ def test_summary_lists_every_problem(graded):
     listed = {p["submission"] for p in summary["problems"]}
     assert {"ps1/h_timeout/rmsnorm", "ps1/h_os_exit/layernorm", "ps1/h_invalid_json/layernorm"} <= listed
     assert summary["failed"] >= 3 and summary["with_problems"] >= 3
+
+
+def test_network_guard_without_namespaces():
+    """Graders that cannot use namespaces (not root, --no-sandbox) still refuse Python-level
+    network calls (an audit hook; C extensions could bypass it, the README says so)."""
+    zygote = Zygote(sandbox=False)
+    kernel = zygote.spawn()
+    try:
+        assert kernel.wait_ready(60)
+        run = kernel.run_cell("import socket\nsocket.create_connection(('127.0.0.1', 9), timeout=2)", Limits())
+        assert run.status == "error" and "network access is disabled while grading" in str(run.outputs)
+    finally:
+        kernel.discard()
+        zygote.close()
