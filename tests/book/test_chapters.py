@@ -59,6 +59,12 @@ CHAPTERS = [
                                              "ch1-generalization")),
     Chapter("02-attention-cost", scenario_ids=("ch2-long-papers", "ch2-critique")),
     Chapter("03-sublayers", scenario_ids=("ch3-core-function", "ch3-block-sublayers")),
+    Chapter("04-post-norm", scenario_ids=("post-norm-formula", "post-norm-unstable-engineer")),
+    Chapter("05-pre-norm", scenario_ids=("pre-norm-order-course", "pre-norm-generalized", "pre-norm-choose-deep")),
+    Chapter("06-variants", scenario_ids=("variants-prevalence",)),
+    Chapter("07-debugging", scenario_ids=("debugging-refactor-root-cause", "debugging-triage-contract",
+                                          "debugging-migration-check", "debugging-silent-regression",
+                                          "debugging-spec-shape")),
     Chapter("08-exercises"),
     Chapter("appendix-instructors", demo=False, table=False),   # prose about a command line
 ]
@@ -233,7 +239,28 @@ def _logits(batch, seq, vocab_size):
         return model(torch.randint(0, vocab_size, (batch, seq))).shape
 
 
+def _norm_modules(n_layers, placement):
+    from torch import nn
+
+    from normlab import TransformerStack
+    return sum(isinstance(m, nn.LayerNorm) for m in TransformerStack(n_layers, 16, 2, 32, placement=placement).modules())
+
+
+def _split_heads(batch, seq, d_model, n_heads):
+    from normlab import MultiHeadSelfAttention
+    attention = MultiHeadSelfAttention(d_model, n_heads)
+    with torch.no_grad():
+        return attention.split_heads(attention.q_proj(torch.randn(batch, seq, d_model))).shape
+
+
 INDEPENDENT_ANSWERS = {
+    "post-norm-norm-count": lambda: _norm_modules(12, "post"),
+    "pre-norm-final-norm-count": lambda: _norm_modules(12, "pre"),
+    "pre-norm-lemma2-bound": lambda: (1 + 3 * 6 / 2) * 512,            # Xiong et al., Lemma 2
+    "variants-rmsnorm-params": lambda: sum(p.numel() for p in __import__("normlab").RMSNorm(4096).parameters()),
+    "variants-deepnorm-alpha": lambda: __import__("normlab").DeepNormBlock(16, 2, 32, n_layers=12).alpha,
+    "debugging-spec-shape": lambda: _split_heads(2, 5, 64, 4),
+    "debugging-weights-shape": lambda: _attention_weights_shape(2, 5, 64, 4),
     "ch0-shape-convention": lambda: _block_output(4, 12, 64, 4, 256),
     "ch1-uniform-loss": lambda: math.log(50257),
     "ch1-logits-shape": lambda: _logits(2, 16, 1000),
@@ -271,6 +298,44 @@ def test_the_long_paper_scenario_is_written_out_in_full():
     assert len(question.choices) == 4 and sum(c.correct for c in question.choices) == 1
     right = next(c for c in question.choices if c.correct)
     assert "quadratic" in right.text and "parallel" in right.text and "state" in right.text
+
+
+# --- chapters 4-7: the notation trap and the case studies -------------------------------------
+
+def test_engineer_scenario_fix_is_moving_the_norm_into_the_branch():
+    bank = {q.id: q for q in load_bank(BOOK / "quizzes" / "04-post-norm.yml")}
+    question = bank["post-norm-unstable-engineer"]
+    assert "output = Normalize(input + Function(input))" in question.prompt
+    right = next(c for c in question.choices if c.correct)
+    assert right.text == "`output = input + Function(Normalize(input))`"
+    assert "res-post-norm" in right.explain
+
+
+def test_course_ordering_question_keys_the_described_design_and_names_res_post_norm():
+    question = {q.id: q for q in load_bank(BOOK / "quizzes" / "05-pre-norm.yml")}["pre-norm-order-course"]
+    assert "applied to the output of the sub-layer's main function" in question.prompt
+    steps = [c.text for c in question.choices]            # the key: listed in the correct order
+    assert steps.index(next(t for t in steps if "main function" in t)) < \
+        steps.index(next(t for t in steps if t.startswith("Normalize"))) < \
+        steps.index(next(t for t in steps if t.startswith("Add")))
+    assert "res-post-norm" in question.explain and "standard pre-norm" in question.explain.lower()
+    standard = {q.id: q for q in load_bank(BOOK / "quizzes" / "05-pre-norm.yml")}["pre-norm-order"]
+    assert [c.text.split()[0] for c in standard.choices] == ["Keep", "Normalize", "Apply", "Add"]
+
+
+def test_pre_norm_chapter_puts_both_forms_side_by_side():
+    html = built_page(next(c for c in CHAPTERS if c.name == "05-pre-norm"))
+    assert 'id="notation-trap"' in html and "res-post-norm" in html
+    assert "\\mathrm{LNorm}\\big(F(\\mathrm{input})\\big) + \\mathrm{input}" in html
+    assert "x + F(\\mathrm{LN}(x))" in html
+
+
+def test_debugging_chapter_has_its_five_case_studies():
+    html = built_page(next(c for c in CHAPTERS if c.name == "07-debugging"))
+    for anchor in ("case-refactor", "case-contract", "case-migration", "case-optimisation", "case-spec"):
+        assert f'id="{anchor}"' in html, anchor
+    for part in ("Symptom.", "Investigation.", "Fix.", "The test that would have caught it."):
+        assert html.count(part) >= 4, part
 
 
 # --- chapter 8's downloads -------------------------------------------------------------------
