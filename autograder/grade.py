@@ -163,6 +163,9 @@ def record(gb, course, result):
         for comment in nb_row.comments:
             comment.auto_comment = result.reason
         gb.db.commit()
+        stale = course.autograded_notebook(job.student, job.assignment, job.notebook)
+        if os.path.exists(stale):  # an earlier, gradable version must not reach the feedback
+            os.remove(stale)
         return
     for cell in result.notebook.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
