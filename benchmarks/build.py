@@ -48,9 +48,25 @@ def exported_copy() -> Path:
     archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, stdout=subprocess.PIPE, check=True)
     subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
     (root / ".venv").symlink_to(ROOT / ".venv")
+    # The Makefile reinstalls (and re-points the shared venv's editable normlab at the
+    # copy!) when requirements.txt or pyproject.toml is newer than .venv/.installed;
+    # git archive stamps them with the commit time, so date them back.
+    for name in ("requirements.txt", "pyproject.toml"):
+        os.utime(root / name, (0, 0))
     if (ROOT / "_static" / "vendor").is_dir():
         shutil.copytree(ROOT / "_static" / "vendor", root / "_static" / "vendor")
     return root
+
+
+def restore_editable_install() -> None:
+    """Make sure the shared venv's normlab is still this checkout's src/ (see exported_copy)."""
+    check = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c",
+                            "import normlab, sys; sys.stdout.write(normlab.__file__)"],
+                           cwd="/", stdout=subprocess.PIPE, text=True)
+    if not check.stdout.startswith(str(ROOT / "src")):
+        print(f"re-pointing the venv's editable normlab at {ROOT} (was {check.stdout!r})", flush=True)
+        subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "pip", "install", "-q",
+                        "--no-deps", "-e", str(ROOT)], check=True)
 
 
 def write_full_toc(root: Path) -> None:
@@ -89,11 +105,14 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     shutil.rmtree(root / "_build", ignore_errors=True)        # includes _build/.jupyter_cache
     shutil.rmtree(root / ".jupyter_cache", ignore_errors=True)
-    cold = make_book(root, env)
-    print(f"cold make book: {cold:.1f} s", flush=True)
-
-    chapter.touch()
-    rebuild = make_book(root, env)
+    try:
+        cold = make_book(root, env)
+        print(f"cold make book: {cold:.1f} s", flush=True)
+        chapter.touch()
+        rebuild = make_book(root, env)
+    finally:
+        if args.copy:
+            restore_editable_install()
     print(f"rebuild after touching {args.chapter}: {rebuild:.1f} s")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     print(f"cold_s={cold:.1f} rebuild_s={rebuild:.1f}")
