@@ -10,6 +10,7 @@ assignments at once without grading any twice.
 from __future__ import annotations
 
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,10 +47,18 @@ def model_cells(source) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def released(tmp_path_factory):
+def courses_dir():
+    """Where the course directories live. Not pytest's tmp_path: a concurrent pytest run on
+    the same machine prunes old basetemp folders, which would delete a course mid-grading."""
+    with tempfile.TemporaryDirectory(prefix="normlab-exercises-") as root:
+        yield Path(root)
+
+
+@pytest.fixture(scope="session")
+def released(courses_dir):
     def get(assignment: str) -> Released:
         if assignment not in _released:
-            course = Course.create(tmp_path_factory.mktemp(assignment), [assignment])
+            course = Course.create(courses_dir / assignment, [assignment])
             release = course.generate(assignment)
             _released[assignment] = Released(assignment, course, course.source(assignment), release)
         return _released[assignment]

@@ -54,9 +54,12 @@ class CellResult:
 
 def venv_environment() -> dict[str, str]:
     """Environment for nbgrader and its kernels: this interpreter's bin/ first on PATH, so
-    the 'python3' kernelspec resolves to the venv that has torch and normlab."""
+    the 'python3' kernelspec resolves to the venv that has torch, and this checkout's
+    src/ on PYTHONPATH, so the kernels grade with this checkout's normlab.checks (even
+    while a concurrent `pip install -e .` rewrites the editable install)."""
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
     env.setdefault("PYTHONHASHSEED", "0")
     return env
 
@@ -207,14 +210,22 @@ def _cell_text(cell) -> tuple[str, str]:
 
 
 class _path_to_this_venv:
-    """Put this interpreter's bin/ first on PATH while nbgrader starts kernels."""
+    """Use venv_environment()'s PATH and PYTHONPATH while nbgrader starts kernels."""
+
+    NAMES = ("PATH", "PYTHONPATH")
 
     def __enter__(self):
-        self._old = os.environ.get("PATH", "")
-        os.environ["PATH"] = venv_environment()["PATH"]
+        self._old = {name: os.environ.get(name) for name in self.NAMES}
+        env = venv_environment()
+        for name in self.NAMES:
+            os.environ[name] = env[name]
 
     def __exit__(self, *exc):
-        os.environ["PATH"] = self._old
+        for name, value in self._old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def release_all(outdir: Path, assignments=ASSIGNMENTS) -> list[Path]:

@@ -40,6 +40,7 @@ def test_source_notebook_is_committed_without_outputs(assignment):
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_generate_assignment_releases_every_graded_cell(released, assignment):
     r = released(assignment)
@@ -51,6 +52,7 @@ def test_generate_assignment_releases_every_graded_cell(released, assignment):
             assert stub in cell.source, f"{grade_id} has no answer stub in the release"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_contains_no_solution_no_hidden_test_no_mark_scheme(released, assignment):
     r = released(assignment)
