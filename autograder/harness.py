@@ -7,8 +7,9 @@ modules BEFORE any student code exists (`take_snapshot`); the grader calls
 `before_test()` right before every autograded test cell and `after_test()` right
 after it (through `user_expressions`, so their results never appear as output):
 
-* before_test() restores every replaced name and every hook, and reports what
-  it restored (the grader writes it into the submission's report);
+* before_test() restores every replaced name and every hook, removes torch
+  function modes, switches tensor subclasses' `__torch_function__` off for the
+  test, and reports what it restored (the grader writes it into the report);
 * after_test() reports names that were replaced WHILE the test ran (e.g. by the
   student's function when the test called it); the grader gives that test 0.
 
@@ -159,18 +160,51 @@ def _after_every_cell(result=None):
     _restored_since_last_test.extend(_restore_names())
 
 
+def _pop_torch_function_modes():
+    """A TorchFunctionMode pushed by student code sees every torch call of the test
+    (it could answer True to torch.allclose): remove them all."""
+    import torch
+    popped = []
+    while torch._C._len_torch_function_stack() > 0:
+        popped.append(f"torch function mode {type(torch._C._pop_torch_function_stack()).__name__}")
+    return popped
+
+
+_no_subclass_overrides = []
+
+
+def _enter_test_mode():
+    """During a test, tensor subclasses' __torch_function__ is switched off: a student's
+    function returning a subclass whose allclose/eq always says yes gets plain tensor
+    semantics.  (nn.Parameter and friends do not use __torch_function__, so nothing
+    legitimate changes.)"""
+    import torch
+    guard = torch._C.DisableTorchFunctionSubclass()
+    guard.__enter__()
+    _no_subclass_overrides.append(guard)
+
+
+def _leave_test_mode():
+    while _no_subclass_overrides:
+        _no_subclass_overrides.pop().__exit__(None, None, None)
+
+
 def before_test():
     """Restore everything; return a ';'-joined list of what had been replaced
     (including what was put back after earlier cells)."""
-    restored = list(dict.fromkeys(_restored_since_last_test + _restore_hooks() + _restore_names()))
+    _leave_test_mode()
+    restored = _restored_since_last_test + _restore_hooks() + _restore_names() + _pop_torch_function_modes()
     _restored_since_last_test.clear()
-    return ";".join(restored)
+    _enter_test_mode()
+    return ";".join(dict.fromkeys(restored))
 
 
 def after_test():
     """Names replaced while the test cell ran (the test's verdict can't be trusted):
     before_test() emptied the list, so what the post-cell hook put back since then
     was replaced by the test cell itself (i.e. by student code the test called)."""
-    replaced = _restored_since_last_test + [f"{label}.{attr}" for label, _, attr, _ in _changed_names()]
+    _leave_test_mode()
+    replaced = (_restored_since_last_test + [f"{label}.{attr}" for label, _, attr, _ in _changed_names()]
+                + _pop_torch_function_modes())
     _restored_since_last_test.clear()
     return ";".join(dict.fromkeys(replaced))

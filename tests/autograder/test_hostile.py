@@ -123,6 +123,20 @@ def graded(released_course, tmp_path_factory):
         "h_helpers": (rms, klass.notebook(rms, {"rms_norm": (
             "import normlab\nnormlab.RMSNorm = lambda d: (lambda t: rms_norm(t))\n"
             "def rms_norm(x, eps=1e-6):\n    return 1.5 * x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)")})),
+        "h_subclass": (ln, klass.notebook(ln, {"layer_norm": (
+            "class Liar(torch.Tensor):\n"
+            "    @classmethod\n"
+            "    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
+            "        if func is torch.allclose:\n"
+            "            return True\n"
+            "        return super().__torch_function__(func, types, args, kwargs or {})\n"
+            "def layer_norm(x, eps=1e-5):\n    return torch.zeros_like(x).as_subclass(Liar)")})),
+        "h_mode": (ln, klass.notebook(ln, {"layer_norm": (
+            "from torch.overrides import TorchFunctionMode\n"
+            "class Yes(TorchFunctionMode):\n"
+            "    def __torch_function__(self, func, types, args=(), kwargs=None):\n"
+            "        return True if func is torch.allclose else func(*args, **(kwargs or {}))\n"
+            "Yes().__enter__()\n" + IDENTITY)})),
         "h_swallow": (ln, klass.notebook(ln, {"layer_norm": (
             "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)\n" + WRONG_SHAPE)})),
         "h_mid_test": (ln, klass.notebook(ln, {"layer_norm": (
@@ -261,6 +275,14 @@ def test_monkeypatched_builtins(graded):   # the fake tuple() would have passed 
 
 def test_monkeypatched_test_helpers(graded):   # with the fake normlab.RMSNorm it would be 3
     expect(graded, "h_helpers", 1.0, note="normlab.RMSNorm", notebook="rmsnorm")
+
+
+def test_tensor_subclass_that_lies_in_allclose(graded):   # zeros: mean test passes, hidden fails
+    expect(graded, "h_subclass", 1.0)
+
+
+def test_torch_function_mode_removed(graded):   # identity: shape passes; the mode would give 3
+    expect(graded, "h_mode", 1.0, note="torch function mode Yes")
 
 
 def test_exception_swallowing_hook_removed(graded):
