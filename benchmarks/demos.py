@@ -11,7 +11,8 @@ report a move with the computation cached but the drawing *not* (its cache clear
 before every move): what a learner waits for on a state whose numbers are known but
 whose figure has not been drawn yet. Printed above them: `revisit` (both cached) and
 `first_render_ms`, the first view of a demo with every cache cleared, computation
-included (the warm-up demo trains two models there).
+included (the warm-up demo trains two models there), and the update's CPU time (on a
+shared, loaded machine the wall-clock time includes waiting for a core).
 
 Ends with one line per demo: ``demo=<name> p50_ms=<x> p95_ms=<y>``.
 """
@@ -58,14 +59,16 @@ def bench(module, repeats: int) -> tuple[float, list[float], list[float]]:
     neighbour = default + 1 if default + 1 < len(control.options) else default - 1
     control.index = neighbour                          # visit once: computations cached
     control.index = default
-    redraw, revisit = [], []
+    redraw, revisit, cpu = [], [], []
     for i in range(2 * repeats):
         if i < repeats:
             forget_drawings(module)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         control.index = neighbour if i % 2 == 0 else default
         (redraw if i < repeats else revisit).append((time.perf_counter() - start) * 1e3)
-    return first_ms, redraw, revisit
+        if i < repeats:
+            cpu.append((time.process_time() - start_cpu) * 1e3)
+    return first_ms, redraw, revisit, cpu
 
 
 def main() -> None:
@@ -75,10 +78,11 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     results = {}
     for name, module in demos.DEMOS.items():
-        first_ms, times, revisit = bench(module, args.repeats)
+        first_ms, times, revisit, cpu = bench(module, args.repeats)
         results[name] = times
         print(f"{name:<14} first_render_ms={first_ms:.0f} (caches cleared)  "
-              f"update p50={statistics.median(times):.0f} max={max(times):.0f} ms  "
+              f"update p50={statistics.median(times):.0f} max={max(times):.0f} ms "
+              f"(cpu p50={statistics.median(cpu):.0f} ms)  "
               f"revisit p50={statistics.median(revisit):.1f} ms", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     for name, times in results.items():
