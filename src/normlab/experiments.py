@@ -7,7 +7,7 @@ same numbers on every machine. The published effects and where they come from
 - per-layer FFN gradient norms at initialisation   Xiong et al. 2020, Fig. 3(a,b)
 - last block's W2 gradient against depth           Xiong et al. 2020, Theorem 1, Fig. 3(c,d)
 - mean squared residual-stream norm per layer      Xiong et al. 2020, Lemma 2
-- training with and without learning-rate warm-up  Xiong et al. 2020, Section 3.2 / Table
+- training with and without learning-rate warm-up  Xiong et al. 2020, IWSLT14 warm-up runs
 - output change under a parameter perturbation     Liu et al. 2020 (amplification)
 - cost of self-attention against a recurrent layer facts.md section 6
 
