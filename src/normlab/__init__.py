@@ -2,23 +2,35 @@
 
     from normlab import PreNormBlock, PostNormBlock, trace_shapes
     block = PreNormBlock(d_model=64, n_heads=4, d_ff=256)   # y = x + F(LN(x))
+
+The public names below are imported on first use (PEP 562), so tools that need no
+torch, such as ``python -m normlab.build`` or ``python -m normlab.assets``, start fast.
 """
 
-from .analysis import activation_norms_by_layer, grad_norms_by_layer, seed_everything
-from .attention import MultiHeadSelfAttention
-from .blocks import (BLOCKS, PLACEMENTS, Block, DeepNormBlock, ParallelBlock, PostNormBlock,
-                     PreNormBlock, ResPostNormBlock, SandwichBlock)
-from .feedforward import FeedForward
-from .norms import NORMS, RMSNorm, ScaleNorm, make_norm
-from .shapes import ShapeError
-from .stack import TransformerStack
-from .trace import TraceStep, format_trace, trace_shapes
+from importlib import import_module
 
-__all__ = [
-    "activation_norms_by_layer", "grad_norms_by_layer", "seed_everything",
-    "MultiHeadSelfAttention", "FeedForward",
-    "BLOCKS", "PLACEMENTS", "Block", "PostNormBlock", "PreNormBlock", "SandwichBlock",
-    "ResPostNormBlock", "DeepNormBlock", "ParallelBlock",
-    "NORMS", "RMSNorm", "ScaleNorm", "make_norm",
-    "ShapeError", "TransformerStack", "TraceStep", "format_trace", "trace_shapes",
-]
+_PUBLIC = {
+    "analysis": ["activation_norms_by_layer", "grad_norms_by_layer", "seed_everything"],
+    "attention": ["MultiHeadSelfAttention"],
+    "blocks": ["BLOCKS", "PLACEMENTS", "Block", "PostNormBlock", "PreNormBlock", "SandwichBlock",
+               "ResPostNormBlock", "DeepNormBlock", "ParallelBlock"],
+    "feedforward": ["FeedForward"],
+    "norms": ["NORMS", "RMSNorm", "ScaleNorm", "make_norm"],
+    "shapes": ["ShapeError"],
+    "stack": ["TransformerStack"],
+    "trace": ["TraceStep", "format_trace", "trace_shapes"],
+}
+_MODULE_OF = {name: module for module, names in _PUBLIC.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'normlab' has no attribute {name!r}")
+    value = getattr(import_module(f".{_MODULE_OF[name]}", __name__), name)
+    globals()[name] = value   # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
