@@ -40,6 +40,16 @@ def test_source_notebook_is_committed_without_outputs(assignment):
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_instructions_render_as_text_not_code_blocks(assignment):
+    # Markdown indented by four spaces renders as a code block: the student would see
+    # the title and instructions as raw source.
+    nb = read_notebook(EXERCISES / assignment / f"{assignment}.ipynb")
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            assert not cell.source.startswith("    "), cell.source[:60]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_generate_assignment_releases_every_graded_cell(released, assignment):
