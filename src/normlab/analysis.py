@@ -52,7 +52,10 @@ def activation_norms_by_layer(model: nn.Module, x: torch.Tensor, squared: bool =
                               seed: int = 0) -> list[float]:
     """Mean over (batch, seq) of the residual stream's L2 norm after each block.
 
-    With ``squared=True`` the mean of ||x_l||^2, the quantity of Xiong et al.'s Lemma 2.
+    With ``squared=True`` the mean of ||x_l||^2. This is the stream *between* blocks:
+    for post-norm it is a LayerNorm output, exactly d by construction, while Xiong et
+    al.'s Lemma 2 (3/2 d) speaks of the sum before that norm; see
+    ``normlab.experiments.stream_sq_norms`` for the Lemma's measurement point.
     """
     outputs: list[torch.Tensor] = []
     handles = [b.register_forward_hook(lambda mod, args, out: outputs.append(out.detach()))

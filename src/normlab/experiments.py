@@ -285,6 +285,7 @@ def reverse_task_batch(task: TaskConfig, generator: torch.Generator):
     return tokens, tokens.flip(1)
 
 
+@functools.lru_cache(maxsize=64)   # the measurements page and the warm-up demo share runs
 @single_threaded
 def train_reverse(placement: str, lr: float, warmup_steps: int, task: TaskConfig = TaskConfig(),
                   seed: int = 0) -> dict:
