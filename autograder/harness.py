@@ -14,10 +14,11 @@ after it (through `user_expressions`, so their results never appear as output):
   student's function when the test called it); the grader gives that test 0.
 
 Strength, honestly: this runs in the same process as the student's code, so it
-stops monkeypatching (the realistic cheat) and makes deeper tampering visible,
-but a student who reverse-engineers this module can still defeat it.  Tests
-that must be cheat-proof should compare values, not call student-provided
-objects' comparison methods.
+stops monkeypatching (the realistic cheat), lying tensor subclasses and torch
+function modes, and makes deeper tampering visible; but a student who
+reverse-engineers this module (gc.get_objects() reaches the snapshot, ctypes
+reaches anything) can still defeat it.  Cheat-proof tests would send plain values
+out of the kernel and compare them in the grader.
 """
 import builtins
 import sys

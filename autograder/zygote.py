@@ -11,7 +11,8 @@ itself never runs student code.
 The child is sandboxed before it starts the kernel (when running as root):
   * new network namespace (no interface but a down loopback: no connections),
   * new mount namespace with empty read-only tmpfs over the course folder, the
-    exercise sources and anything else the grader lists in `hide`,
+    exercise sources and anything else the grader lists in `hide`, and a private
+    256 MB /tmp, /var/tmp and /dev/shm (its own folder carried over),
   * its own unprivileged uid/gid, cwd = a fresh 0700 folder holding only that
     submission, a minimal environment (no gradebook URL, no secrets),
   * rlimits: address space (memory bomb), file size, process count, no core.
@@ -43,10 +44,14 @@ def preload():
     loaded = []
     for name in PRELOAD:
         try:
-            importlib.import_module(name)
-            loaded.append(name)
+            module = importlib.import_module(name)
         except Exception:  # e.g. normlab.checks not written yet: students import it themselves
-            pass
+            continue
+        loaded.append(name)
+        # Resolve lazily imported public names now (normlab's module __getattr__): they
+        # get imported once here, and the guard's snapshot holds the real objects.
+        for public in getattr(module, "__all__", ()):
+            getattr(module, public, None)
     import ipykernel.kernelapp  # noqa: F401  (IPython, zmq, tornado: the kernel's own imports)
     import ipykernel.ipkernel  # noqa: F401
     from autograder import harness
@@ -90,6 +95,22 @@ def _reveal_python(libc, workdir):
     _check(libc.mount(stage.encode(), python_home.encode(), None, MS_MOVE, None), "move python")
 
 
+def _private_tmp(libc, workdir):
+    """A fresh, size-limited /tmp, /var/tmp and /dev/shm per kernel: no reading other
+    programs' temp files, nothing left behind for the next kernel, no filling the host's
+    disk.  The kernel's own folder (under /tmp) is carried over with a bind mount."""
+    stage = "/mnt"  # any existing folder outside /tmp will do, in this private namespace
+    if not os.path.isdir(stage):
+        return
+    _check(libc.mount(workdir.encode(), stage.encode(), None, MS_BIND, None), "stage workdir")
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(folder) and not os.path.islink(folder):
+            _check(libc.mount(b"tmpfs", folder.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+                              b"mode=1777,size=256m"), f"private {folder}")
+    os.makedirs(workdir, exist_ok=True)
+    _check(libc.mount(stage.encode(), workdir.encode(), None, MS_MOVE, None), "move workdir")
+
+
 def _deny_network(event, args):
     if event in ("socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg"):
         address = args[1] if len(args) > 1 else None
@@ -107,6 +128,7 @@ def enter_sandbox(request):
         _check(libc.unshare(CLONE_NEWNET | CLONE_NEWNS), "unshare")
         _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount private")
         _reveal_python(libc, request["workdir"])
+        _private_tmp(libc, request["workdir"])
         for path in request.get("hide", []):
             if os.path.isdir(path):
                 _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs",

@@ -32,6 +32,7 @@ for path in {paths!r} + [p for p in glob.glob('/tmp/ag-kernel-*/*.ipynb') if not
         found[path] = type(exc).__name__
 print(found)
 print('cwd:', sorted(n for n in os.listdir('.') if not n.startswith('.')))
+print('tmp holds', len(os.listdir('/tmp')), 'entries')
 """ + CORRECT_LN
 
 
@@ -299,6 +300,7 @@ def test_cannot_read_hidden_tests_sources_or_other_students(graded):
     text = all_output_text(cell_by_id(nb, "layer_norm"))
     assert "READ" not in text and "HIDDEN-CHECK" not in text
     assert "cwd: ['layernorm.ipynb']" in text
+    assert "tmp holds 1 entries" in text   # a private /tmp: only its own folder
     expect(graded, "h_snoop", 3.0)
 
 
