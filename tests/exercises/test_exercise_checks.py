@@ -144,3 +144,24 @@ def test_grads_check_names_the_tensor_without_gradient():
         checks.expect_grads_close(x * 2, x * 2 + w, {"x": x, "w": w}, "toy")
     with pytest.raises(CheckFailed, match="gradient w.r.t. x differs"):
         checks.expect_grads_close(x * 3, x * 2, {"x": x}, "toy")
+
+
+class AlwaysClose(torch.Tensor):
+    """A student's trick: a tensor whose torch.allclose / equal always say True."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func in (torch.allclose, torch.equal, torch.Tensor.allclose):
+            return True
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+def test_a_tensor_that_lies_to_allclose_does_not_pass():
+    def wrong_but_lying(x, f, norm):
+        return norm(x + f(x)).as_subclass(AlwaysClose)   # post-norm, dressed up
+
+    assert torch.allclose(wrong_but_lying(torch.zeros(2, 3), lambda t: t + 1, lambda t: t),
+                          torch.ones(2, 3) * 42)         # the trick works on plain torch
+    with pytest.raises(CheckFailed, match="post-norm"):
+        checks.ordering.pre_norm_sublayer(wrong_but_lying)
+    assert not checks.close(torch.zeros(3).as_subclass(AlwaysClose), torch.ones(3))

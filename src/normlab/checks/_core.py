@@ -245,9 +245,21 @@ def selection_credit(answer, correct: set[str], points: float, why: Mapping[str,
 
 # --------------------------------------------------------------------------- tensors
 
+def plain(value: torch.Tensor) -> torch.Tensor:
+    """``value``'s numbers as a plain, detached torch.Tensor.
+
+    A tensor subclass (or a torch function mode) can override ``__torch_function__`` so
+    that ``torch.allclose`` or ``.shape`` lies; with that dispatch switched off, the checks
+    see the real numbers."""
+    with torch._C.DisableTorchFunction():
+        return value.detach().as_subclass(torch.Tensor)
+
+
 def expect_tensor(value, shape: tuple[int, ...] | None, what: str, hint: str = "") -> torch.Tensor:
+    """``value`` as a plain tensor (see :func:`plain`), after checking its type and shape."""
     expect(isinstance(value, torch.Tensor),
            f"{what} should be a torch.Tensor, got {type(value).__name__}")
+    value = plain(value)
     if shape is not None:
         expect(tuple(value.shape) == tuple(shape),
                f"{what} has shape {tuple(value.shape)}, expected {tuple(shape)}" + (f": {hint}" if hint else ""))
@@ -257,9 +269,8 @@ def expect_tensor(value, shape: tuple[int, ...] | None, what: str, hint: str = "
 def expect_close(actual, expected: torch.Tensor, what: str, hint: str = "",
                  atol: float = 1e-5, rtol: float = 1e-4) -> None:
     """Compare a tensor with a reference; the message gives the largest difference."""
-    expect_tensor(actual, tuple(expected.shape), what)
-    actual = actual.detach().to(expected.dtype)
-    expected = expected.detach()
+    actual = expect_tensor(actual, tuple(expected.shape), what).to(expected.dtype)
+    expected = plain(expected)
     if not torch.allclose(actual, expected, atol=atol, rtol=rtol, equal_nan=False):
         diff = (actual - expected).abs()
         worst = diff.max().item() if torch.isfinite(diff).all() else float("nan")
@@ -285,8 +296,10 @@ def expect_grads_close(actual: torch.Tensor, expected: torch.Tensor, wrt: Mappin
 
 def close(a, b, atol: float = 1e-5) -> bool:
     """True when a and b are tensors of one shape with the same values."""
-    return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape
-            and torch.allclose(a.detach().float(), b.detach().float(), atol=atol, rtol=1e-4))
+    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
+        return False
+    a, b = plain(a), plain(b)
+    return a.shape == b.shape and torch.allclose(a.float(), b.float(), atol=atol, rtol=1e-4)
 
 
 def match(value, candidates: Mapping[str, torch.Tensor]) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._core import (CheckFailed, expect, expect_tensor, match, module_spy, question,
+from ._core import (CheckFailed, close, expect, expect_tensor, match, module_spy, question,
                     reject_normlab)
 from .ordering import FORM_FEEDBACK, sublayer_forms
 
@@ -135,11 +135,11 @@ def attention_mask(block_class) -> None:
     out, out_changed = block(x, mask), block(changed, mask)
     expect_tensor(out, tuple(x.shape), "block(x, key_padding_mask)")
     no_padding = torch.zeros(2, 5, dtype=torch.bool)
-    expect(torch.allclose(block(x, no_padding), block(x), atol=1e-5, equal_nan=False),
+    expect(close(block(x, no_padding), block(x), atol=1e-5),
            "with a key_padding_mask that pads nothing (all False) the output differs from no mask: "
            "True marks padding (PyTorch's convention); don't invert the mask.")
-    expect(torch.allclose(out[0, :3], out_changed[0, :3], atol=1e-5)
-           and torch.allclose(out[1], out_changed[1], atol=1e-5),
+    expect(close(out[0, :3], out_changed[0, :3], atol=1e-5)
+           and close(out[1], out_changed[1], atol=1e-5),
            "changing the padded tokens changed the output at real tokens: the attention mask is "
            "ignored. Pass key_padding_mask on to self.attn (True = padding).")
 
@@ -161,9 +161,9 @@ def final_norm(stack_class) -> None:
     expect(len(norm_calls) == 1, f"final_norm is applied {len(norm_calls)} times: it belongs once, "
                                  "after the last block, not inside the loop")
     norm_input, norm_output = norm_calls[0]
-    expect(torch.allclose(norm_input, last_block_calls[-1][1], atol=1e-6),
+    expect(close(norm_input, last_block_calls[-1][1], atol=1e-6),
            "final_norm is not applied to the last block's output")
-    expect(torch.allclose(out, norm_output, atol=1e-6),
+    expect(close(out, norm_output, atol=1e-6),
            "the stack should return final_norm's output, unchanged")
 
 

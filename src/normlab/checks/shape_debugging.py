@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._core import CheckFailed, expect, expect_function, expect_tensor, question, reject_normlab
+from ._core import CheckFailed, close, expect, expect_function, expect_tensor, question, reject_normlab
 
 BATCH, SEQ, D_MODEL, N_HEADS = 2, 3, 8, 2
 D_HEAD = D_MODEL // N_HEADS
@@ -117,7 +117,7 @@ def apply_padding_mask(fn) -> None:
            "float('-inf') (or a very large negative number), not 0 — softmax gives a score of 0 "
            "plenty of weight.")
     keep = ~mask[:, None, None, :].expand_as(scores)
-    expect(torch.allclose(out[keep], scores[keep]),
+    expect(close(out[keep], scores[keep]),
            "scores of real (unpadded) keys changed: only the padded keys' columns should change")
 
 
@@ -137,7 +137,7 @@ def self_attend(fn) -> None:
     changed = x.clone()
     changed[1] = torch.randn(seq, D_MODEL)
     out_changed = fn(mha, changed)
-    expect(torch.allclose(out[0], out_changed[0], atol=1e-6) and torch.allclose(out[2], out_changed[2], atol=1e-6),
+    expect(close(out[0], out_changed[0], atol=1e-6) and close(out[2], out_changed[2], atol=1e-6),
            "changing sequence 1 changed the output of sequences 0 and 2: attention is mixing "
            "examples of the batch. nn.MultiheadAttention is seq-first by default (batch_first=False): "
            "it reads your (batch, seq, d_model) as (seq, batch, d_model). Transpose in and out.")
