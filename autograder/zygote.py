@@ -12,7 +12,8 @@ The child is sandboxed before it starts the kernel (when running as root):
   * new network namespace (no interface but a down loopback: no connections),
   * new mount namespace with empty read-only tmpfs over the course folder, the
     exercise sources and anything else the grader lists in `hide`, and a private
-    256 MB /tmp, /var/tmp and /dev/shm (its own folder carried over),
+    256 MB /tmp, /var/tmp and /dev/shm (its own folder, and Python, the venv and the
+    checkout when they live under a cover, carried over),
   * its own unprivileged uid/gid, cwd = a fresh 0700 folder holding only that
     submission, a minimal environment (no gradebook URL, no secrets),
   * rlimits: address space (memory bomb), file size, process count, no core.
@@ -69,6 +70,9 @@ def _check(result, what):
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
+TEMP_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
 def _closed_ancestor(path):
     """The highest folder above `path` that other users cannot enter (e.g. /root), or None."""
     parts = os.path.abspath(path).split(os.sep)
@@ -79,36 +83,49 @@ def _closed_ancestor(path):
     return None
 
 
-def _reveal_python(libc, workdir):
-    """Python itself may live under /root (pyenv), which the sandbox uid cannot enter.
-    Cover that folder with an empty tmpfs and bind-mount only the Python install back."""
-    python_home = os.path.realpath(sys.base_prefix)
-    closed = _closed_ancestor(python_home)
-    if closed is None:
-        return
-    stage = os.path.join(workdir, ".python-stage")
-    os.mkdir(stage)
-    _check(libc.mount(python_home.encode(), stage.encode(), None, MS_BIND | MS_REC, None), "bind python")
-    _check(libc.mount(b"tmpfs", closed.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"mode=755,size=64k"),
-           f"cover {closed}")  # root-owned 755: the sandbox uid cannot write it
-    os.makedirs(python_home, exist_ok=True)
-    _check(libc.mount(stage.encode(), python_home.encode(), None, MS_MOVE, None), "move python")
+def _code_folders():
+    """What a kernel must still be able to read: Python itself, the virtual environment,
+    and this checkout's packages (normlab's src/ and the autograder)."""
+    import autograder
+    folders = [sys.base_prefix, sys.prefix, os.path.dirname(autograder.__file__)]
+    if "normlab" in sys.modules:
+        folders.append(os.path.dirname(os.path.dirname(sys.modules["normlab"].__file__)))
+    return [os.path.realpath(f) for f in folders]
 
 
-def _private_tmp(libc, workdir):
-    """A fresh, size-limited /tmp, /var/tmp and /dev/shm per kernel: no reading other
-    programs' temp files, nothing left behind for the next kernel, no filling the host's
-    disk.  The kernel's own folder (under /tmp) is carried over with a bind mount."""
-    stage = "/mnt"  # any existing folder outside /tmp will do, in this private namespace
-    if not os.path.isdir(stage):
-        return
-    _check(libc.mount(workdir.encode(), stage.encode(), None, MS_BIND, None), "stage workdir")
-    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
-        if os.path.isdir(folder) and not os.path.islink(folder):
-            _check(libc.mount(b"tmpfs", folder.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
-                              b"mode=1777,size=256m"), f"private {folder}")
-    os.makedirs(workdir, exist_ok=True)
-    _check(libc.mount(stage.encode(), workdir.encode(), None, MS_MOVE, None), "move workdir")
+def _inside(path, folder):
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _private_tmp_keeping_code(libc, workdir):
+    """A fresh, size-limited /tmp, /var/tmp and /dev/shm per kernel (no reading other
+    programs' temp files, nothing left for the next kernel, no filling the host's disk),
+    and an empty cover over closed folders such as /root that the sandbox uid could not
+    enter anyway.  Whatever the kernel needs from under those covers (the submission's
+    folder; Python, the venv and the checkout when they live under /tmp or /root, as a
+    CI clone may) is bind-mounted aside first and moved back on top afterwards."""
+    keep = [os.path.realpath(workdir)] + _code_folders()
+    closed = {c for c in map(_closed_ancestor, keep) if c}
+    covers = sorted(closed) + [f for f in TEMP_FOLDERS if os.path.isdir(f) and not os.path.islink(f)]
+    keep = [k for k in dict.fromkeys(keep) if any(_inside(k, c) for c in covers)]
+    keep = [k for k in keep if not any(k != o and _inside(k, o) for o in keep)]   # outermost only
+    stage_root = "/mnt"   # outside every cover; a scratch tmpfs there, in this namespace only
+    if not os.path.isdir(stage_root) or any(_inside(stage_root, c) for c in covers):
+        raise OSError(f"no staging folder for the sandbox mounts ({stage_root})")
+    _check(libc.mount(b"tmpfs", stage_root.encode(), b"tmpfs", 0, b"mode=700,size=64k"), "stage tmpfs")
+    stages = []
+    for i, folder in enumerate(keep):
+        stage = os.path.join(stage_root, str(i))
+        os.mkdir(stage)
+        _check(libc.mount(folder.encode(), stage.encode(), None, MS_BIND | MS_REC, None), f"stage {folder}")
+        stages.append(stage)
+    for cover in covers:
+        options = b"mode=755,size=64k" if cover in closed else b"mode=1777,size=256m"
+        _check(libc.mount(b"tmpfs", cover.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options),
+               f"cover {cover}")   # a root-owned 755 cover: the sandbox uid cannot write it
+    for stage, folder in zip(stages, keep):
+        os.makedirs(folder, exist_ok=True)
+        _check(libc.mount(stage.encode(), folder.encode(), None, MS_MOVE, None), f"restore {folder}")
 
 
 def _deny_network(event, args):
@@ -127,8 +144,7 @@ def enter_sandbox(request):
     if request.get("sandbox", True) and os.geteuid() == 0:
         _check(libc.unshare(CLONE_NEWNET | CLONE_NEWNS), "unshare")
         _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount private")
-        _reveal_python(libc, request["workdir"])
-        _private_tmp(libc, request["workdir"])
+        _private_tmp_keeping_code(libc, request["workdir"])
         for path in request.get("hide", []):
             if os.path.isdir(path):
                 _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs",
