@@ -1,5 +1,6 @@
-"""normlab.costs and the chapter helpers in normlab.book_a: the formulas the chapters
-print agree with what normlab's modules actually compute and hold."""
+"""normlab.costs, normlab.answers and the chapter helpers (silence_branches,
+exercise_summary): the formulas the chapters print agree with what normlab's modules
+actually compute and hold."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import torch
 
 from normlab import MultiHeadSelfAttention, PostNormBlock, PreNormBlock, seed_everything
 from normlab import costs
-from normlab.book_a import exercise_summary, silence_branches
+from normlab.analysis import silence_branches
+from normlab.exercises import exercise_summary
 from normlab.experiments import attention_flops
 
 

@@ -56,15 +56,6 @@ def cached_figure(draw):
     return render
 
 
-def html_table(header: list[str], rows: list[list], caption: str = "") -> str:
-    """A plain HTML table (strings are inserted as they are: pass escaped text)."""
-    head = "".join(f"<th style='padding:2px 8px'>{h}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td style='padding:2px 8px'>{c}</td>" for c in row) + "</tr>"
-                   for row in rows)
-    cap = f"<caption style='caption-side:bottom'>{caption}</caption>" if caption else ""
-    return f"<table class='normlab-table'>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def _plain_power(value, _position) -> str:
     return f"{value:.0e}".replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
 

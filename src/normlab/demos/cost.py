@@ -15,10 +15,11 @@ import functools
 import ipywidgets as widgets
 import numpy as np
 
+from ..display import table_html
 from ..experiments import (attention_flops, attention_memory_bytes, measure_attention_vs_rnn,
                            rnn_flops, rnn_state_bytes)
 from ..widgets import Control, precomputed_demo
-from ._plot import html_table, image, log_axes, new_figure, png_bytes
+from ._plot import image, log_axes, new_figure, png_bytes
 
 D_MODEL, N_HEADS = 64, 4
 SEQ_LENS = (256, 1024, 4096, 16384)
@@ -35,7 +36,7 @@ def measured_table() -> str:
     m = measured()
     rows = [[n, f"{a * 1e3:.2f}", f"{r * 1e3:.2f}", f"{a / r:.2f}"]
             for n, a, r in zip(m["seq"], m["attention_s"], m["rnn_s"])]
-    return html_table(["seq n", "attention (ms)", "RNN (ms)", "attention / RNN"], rows,
+    return table_html(["seq n", "attention (ms)", "RNN (ms)", "attention / RNN"], rows,
                       caption=f"measured when this page was built (d_model {D_MODEL}, batch 1, one "
                               f"thread, median of 5): your numbers will differ")
 

@@ -11,10 +11,10 @@ import html
 import torch
 
 from ..blocks import PreNormBlock
+from ..display import table_html
 from ..shapes import ShapeError
 from ..trace import trace_shapes
 from ..widgets import Control, precomputed_demo
-from ._plot import html_table
 
 
 @functools.lru_cache(maxsize=16)
@@ -36,7 +36,7 @@ def render(batch: int = 2, seq: int = 10, d_model: int = 64, n_heads: int = 4, d
     except ShapeError as err:
         return (f"<div class='normlab-error' style='color:#b00'><b>ShapeError</b>: "
                 f"{html.escape(str(err))}</div>")
-    return html_table(["step", "op", "input", "output"], rows,
+    return table_html(["step", "op", "input", "output"], rows,
                       caption=f"pre-norm block, x of shape (batch={batch}, seq={seq}, d_model={d_model}); "
                               f"d_head = d_model / heads = {d_model // n_heads}")
 

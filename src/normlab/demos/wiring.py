@@ -18,10 +18,11 @@ from matplotlib.patches import Circle, FancyBboxPatch
 
 from ..analysis import seed_everything
 from ..blocks import PLACEMENTS
+from ..display import table_html
 from ..experiments import one_thread
 from ..stack import TransformerStack
 from ..widgets import Control, precomputed_demo
-from ._plot import html_table, image, new_figure, png_bytes
+from ._plot import image, new_figure, png_bytes
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def render(placement: str = "pre", n_layers: int = 6):
         ["stack output" + (" (after the final norm)" if stats["final_norm"] else ""),
          f"{stats['output']:.2f}"],
     ]
-    table = html_table(["where", "mean ||·||² / d_model"], rows,
+    table = table_html(["where", "mean ||·||² / d_model"], rows,
                        caption=f"{n_layers} freshly initialised {placement} blocks, d_model 64, random "
                                f"N(0, 1) input; relative change ||y − x|| / ||x|| = {stats['change']:.2f}. "
                                f"Used by: {WIRINGS[placement].used_by}.")

@@ -1,0 +1,53 @@
+"""Computed quiz answer keys: each builds the normlab object a question is about and
+reads the answer off it (a shape, a count, a loss), so a quiz and the library can never
+disagree. Quiz banks name them by dotted path, e.g.
+``answer_from: normlab.answers.block_output_shape``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def block_output_shape(batch: int, seq: int, d_model: int, n_heads: int, d_ff: int,
+                       placement: str = "pre") -> tuple[int, ...]:
+    """Shape of what a normlab Block of this placement returns for (batch, seq, d_model)."""
+    from .blocks import Block
+
+    block = Block(d_model, n_heads, d_ff, placement=placement)
+    with torch.no_grad():
+        return tuple(block(torch.zeros(batch, seq, d_model)).shape)
+
+
+def ffn_hidden_shape(batch: int, seq: int, d_model: int, d_ff: int) -> tuple[int, ...]:
+    """Shape inside the feed-forward network, after its first linear layer (traced)."""
+    from .feedforward import FeedForward
+    from .trace import trace_shapes
+
+    steps = trace_shapes(FeedForward(d_model, d_ff), torch.zeros(batch, seq, d_model))
+    return next(s.output_shape for s in steps if s.name == "linear1")
+
+
+def block_parameter_count(d_model: int, n_heads: int, d_ff: int, placement: str = "pre") -> int:
+    """Learnable parameters of one normlab Block (attention, FFN and its norms)."""
+    from .blocks import Block
+
+    return sum(p.numel() for p in Block(d_model, n_heads, d_ff, placement=placement).parameters())
+
+
+def lm_logits_shape(batch: int, seq: int, vocab_size: int, n_layers: int = 2, d_model: int = 32,
+                    n_heads: int = 4, d_ff: int = 64) -> tuple[int, ...]:
+    """Shape of the logits a causal normlab language model returns for (batch, seq) token ids."""
+    from .stack import TransformerStack
+
+    model = TransformerStack(n_layers, d_model, n_heads, d_ff, causal=True, vocab_size=vocab_size)
+    with torch.no_grad():
+        return tuple(model(torch.zeros(batch, seq, dtype=torch.long)).shape)
+
+
+def uniform_cross_entropy(vocab_size: int) -> float:
+    """Cross-entropy (nats, rounded to 3 decimals) of a model that gives every token the
+    same score: the loss a language model starts near before it has learned anything."""
+    logits = torch.zeros(1, vocab_size)
+    return round(F.cross_entropy(logits, torch.tensor([0])).item(), 3)
