@@ -38,7 +38,7 @@ questions:
   - id: q-shape
     type: numeric
     prompt: Shape?
-    answer_from: attention_weights_shape
+    answer_from: normlab.answers.attention_weights_shape
     args: {batch: 2, seq: 10, d_model: 64, n_heads: 8}
     explain: (batch, heads, seq, seq).
     wrong:
@@ -60,9 +60,6 @@ def test_valid_bank_loads_with_the_computed_shape(tmp_path):
 
 
 def test_every_bank_in_the_book_is_valid():
-    import normlab.quiz
-
-    normlab.quiz.import_answer_modules(ROOT / "book" / "quizzes")
     bank = load_banks(ROOT / "book" / "quizzes")
     assert {"single", "multiple", "ordering", "numeric"} <= {q.type for q in bank.values()}
 
@@ -76,9 +73,9 @@ def test_every_bank_in_the_book_is_valid():
      "question 'q-bad': options #1 ('A'): every entry needs an 'explain'"),
     ("type: numeric\n    prompt: P\n    explain: e\n    answer_from: no_such_thing",
      "question 'q-bad': answer_from: unknown computation 'no_such_thing'"),
-    ("type: numeric\n    prompt: P\n    explain: e\n    answer_from: attention_weights_shape\n"
+    ("type: numeric\n    prompt: P\n    explain: e\n    answer_from: normlab.answers.attention_weights_shape\n"
      "    args: {batch: 2, seq: 10, d_model: 64, n_heads: 7}",
-     "question 'q-bad': answer_from: attention_weights_shape"),
+     "question 'q-bad': answer_from: normlab.answers.attention_weights_shape"),
     ("type: numeric\n    prompt: P\n    explain: e\n    answer: 3\n    answr_from: x",
      "question 'q-bad': unknown key(s) ['answr_from']"),
     ("type: numeric\n    prompt: P\n    answer: 3", "question 'q-bad': a numeric question needs 'explain'"),

@@ -51,3 +51,30 @@ def uniform_cross_entropy(vocab_size: int) -> float:
     same score: the loss a language model starts near before it has learned anything."""
     logits = torch.zeros(1, vocab_size)
     return round(F.cross_entropy(logits, torch.tensor([0])).item(), 3)
+
+
+def attention_weights_shape(batch: int, seq: int, d_model: int, n_heads: int) -> tuple[int, ...]:
+    """Shape of the attention weights that normlab's attention returns."""
+    from .attention import MultiHeadSelfAttention
+
+    attn = MultiHeadSelfAttention(d_model, n_heads)
+    with torch.no_grad():
+        _, weights = attn(torch.zeros(batch, seq, d_model), need_weights=True)
+    return tuple(weights.shape)
+
+
+def split_heads_shape(batch: int, seq: int, d_model: int, n_heads: int) -> tuple[int, ...]:
+    """Shape of the queries after normlab's attention splits them into heads."""
+    from .attention import MultiHeadSelfAttention
+
+    attn = MultiHeadSelfAttention(d_model, n_heads)
+    with torch.no_grad():
+        q = attn.split_heads(attn.q_proj(torch.zeros(batch, seq, d_model)))
+    return tuple(q.shape)
+
+
+def norm_parameter_count(name: str, d_model: int) -> int:
+    """Number of learnable parameters in ``make_norm(name, d_model)``."""
+    from .norms import make_norm
+
+    return sum(p.numel() for p in make_norm(name, d_model).parameters())

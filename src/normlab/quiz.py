@@ -22,7 +22,7 @@ A bank is a YAML file under ``book/quizzes/`` holding a list of questions::
       - id: attn-weights-shape
         type: numeric                  # a number or a shape such as (2, 8, 10, 10)
         prompt: ...
-        answer_from: attention_weights_shape      # computed by normlab, not typed
+        answer_from: normlab.answers.attention_weights_shape   # computed, not typed
         args: {batch: 2, seq: 10, d_model: 64, n_heads: 8}
         explain: One (seq, seq) matrix per head and per sequence.
         wrong:                         # optional: explanations for likely wrong answers
@@ -30,10 +30,8 @@ A bank is a YAML file under ``book/quizzes/`` holding a list of questions::
 
 A numeric question gives either ``answer:`` (a number or a list for a shape, plus an
 optional ``tolerance``) or ``answer_from:``, called with ``args`` when the bank is
-loaded: a dotted path to any function in normlab (``normlab.costs.crossover_seq``), or a
-short name registered with :func:`answer_source` (the ones defined below; a module that
-registers more must be imported first, e.g. listed in ``normlab_quiz_modules`` in
-``_config.yml``).
+loaded: a dotted path to a function in normlab, e.g. ``normlab.answers.block_output_shape``
+or ``normlab.costs.crossover_seq``.
 
 Surfaces: the ``{quiz}`` directive (:mod:`normlab.sphinx_quiz`, checked in the browser by
 ``static/normlab-quiz.js``) and :func:`show` (ipywidgets in a live notebook). Both use
@@ -58,57 +56,6 @@ QUESTION_TYPES = ("single", "multiple", "ordering", "numeric")
 
 class QuizBankError(ValueError):
     """A quiz bank is malformed; the message names the file and the question id."""
-
-
-# ---------------------------------------------------------------------------
-# Computed answer keys
-# ---------------------------------------------------------------------------
-
-ANSWER_SOURCES: dict[str, Callable[..., Any]] = {}
-
-
-def answer_source(name: str):
-    """Register ``fn(**args)`` as ``answer_from: name``; it returns a number or a shape."""
-
-    def register(fn):
-        ANSWER_SOURCES[name] = fn
-        return fn
-
-    return register
-
-
-@answer_source("attention_weights_shape")
-def attention_weights_shape(batch: int, seq: int, d_model: int, n_heads: int) -> tuple[int, ...]:
-    """Shape of the attention weights that normlab's attention returns."""
-    import torch
-
-    from .attention import MultiHeadSelfAttention
-
-    attn = MultiHeadSelfAttention(d_model, n_heads)
-    with torch.no_grad():
-        _, weights = attn(torch.zeros(batch, seq, d_model), need_weights=True)
-    return tuple(weights.shape)
-
-
-@answer_source("split_heads_shape")
-def split_heads_shape(batch: int, seq: int, d_model: int, n_heads: int) -> tuple[int, ...]:
-    """Shape of the queries after normlab's attention splits them into heads."""
-    import torch
-
-    from .attention import MultiHeadSelfAttention
-
-    attn = MultiHeadSelfAttention(d_model, n_heads)
-    with torch.no_grad():
-        q = attn.split_heads(attn.q_proj(torch.zeros(batch, seq, d_model)))
-    return tuple(q.shape)
-
-
-@answer_source("norm_parameter_count")
-def norm_parameter_count(name: str, d_model: int) -> int:
-    """Number of learnable parameters in ``make_norm(name, d_model)``."""
-    from .norms import make_norm
-
-    return sum(p.numel() for p in make_norm(name, d_model).parameters())
 
 
 # ---------------------------------------------------------------------------
@@ -370,11 +317,9 @@ def _as_numbers(value: Any, what: str, fail) -> tuple[float, ...]:
 
 
 def resolve_answer_source(name: Any) -> Callable[..., Any] | None:
-    """A registered name, or a dotted path to a function inside normlab."""
+    """The function a dotted path inside normlab names, or None."""
     if not isinstance(name, str):
         return None
-    if name in ANSWER_SOURCES:
-        return ANSWER_SOURCES[name]
     module_name, _, attr = name.rpartition(".")
     if module_name == "normlab" or module_name.startswith("normlab."):
         try:
@@ -388,7 +333,7 @@ def _computed_answer(name: Any, args: Any, fail) -> tuple[float, ...]:
     source = resolve_answer_source(name)
     if source is None:
         fail(f"answer_from: unknown computation {name!r}; expected a dotted path such as "
-             f"normlab.costs.crossover_seq or a registered name: {', '.join(sorted(ANSWER_SOURCES))}")
+             "normlab.answers.block_output_shape")
     if not isinstance(args, dict):
         fail(f"'args' must be a mapping of keyword arguments for {name}, got {args!r}")
     try:
@@ -415,18 +360,9 @@ def default_quiz_dir(start: Path | None = None) -> Path:
     raise FileNotFoundError(f"no book/quizzes folder found above {start}; pass quiz_dir=")
 
 
-def import_answer_modules(quiz_dir: Path) -> None:
-    """Import the modules the book lists in ``normlab_quiz_modules`` (``_config.yml``)."""
-    config = quiz_dir.parent.parent / "_config.yml"
-    if config.is_file():
-        sphinx_config = (yaml.safe_load(config.read_text()) or {}).get("sphinx", {}) or {}
-        for module in (sphinx_config.get("config", {}) or {}).get("normlab_quiz_modules", []):
-            importlib.import_module(module)
-
 
 def get_question(question_id: str, quiz_dir: str | os.PathLike | None = None) -> Question:
     quiz_dir = Path(quiz_dir) if quiz_dir else default_quiz_dir()
-    import_answer_modules(quiz_dir)
     bank = load_banks(quiz_dir)
     if question_id not in bank:
         raise KeyError(f"no question {question_id!r} in {quiz_dir}; known: {sorted(bank)}")

@@ -9,14 +9,12 @@ browser, with no kernel. Prompts, options and explanations are inline Markdown (
 code, emphasis) and are rendered by Sphinx, so MathJax typesets them like body text.
 
 Banks are read from ``normlab_quiz_dir`` (default ``book/quizzes``, relative to the book
-root); a page that shows a question is rebuilt when its bank changes. Modules listed in
-``normlab_quiz_modules`` are imported first (they register ``answer_from`` names).
+root); a page that shows a question is rebuilt when its bank changes.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
 import html
 import json
 from pathlib import Path
@@ -56,8 +54,6 @@ class QuizDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         question_id = self.arguments[0]
-        for module in self.config.normlab_quiz_modules:  # they register answer_from names
-            importlib.import_module(module)
         folder = Path(self.env.srcdir) / self.config.normlab_quiz_dir
         if not folder.is_dir():
             raise self.error(f"quiz: no quiz bank folder {folder} (normlab_quiz_dir)")
@@ -184,8 +180,6 @@ def add_static_files(app: Sphinx, config) -> None:
 
 def setup(app: Sphinx) -> dict:
     app.add_config_value("normlab_quiz_dir", "book/quizzes", "env")
-    # modules imported before the banks load, so their @answer_source names resolve
-    app.add_config_value("normlab_quiz_modules", [], "env")
     app.add_directive("quiz", QuizDirective)
     app.connect("config-inited", add_static_files)
     app.add_js_file("normlab-quiz.js", defer="defer")
