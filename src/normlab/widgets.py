@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import html
 import io
-import itertools
 import os
 from dataclasses import dataclass
 from numbers import Real

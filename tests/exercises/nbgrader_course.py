@@ -8,10 +8,8 @@ The whole pipeline an instructor runs, through nbgrader's own Python API:
     results = course.autograde("ordering", ["alice"])   # nbgrader autograde, one kernel each
     results["alice"]["test_post_norm_order"].score
 
-Kept free of pytest so that the instructor's autograder can reuse it. As a script it
-writes the student versions of all four assignments (e.g. for the book's download links):
-
-    .venv/bin/python tests/exercises/nbgrader_course.py release _build/exercises
+Kept free of pytest. The grading tests drive plain nbgrader on purpose; instructors
+(and the book's download links) use the autograder, ``python -m autograder release``.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,25 +223,3 @@ class _path_to_this_venv:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-def release_all(outdir: Path, assignments=ASSIGNMENTS) -> list[Path]:
-    """Generate every assignment's student version in a throwaway course; copy them out."""
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    written = []
-    with tempfile.TemporaryDirectory() as tmp:
-        course = Course.create(Path(tmp), assignments)
-        for assignment in assignments:
-            course.generate(assignment)
-            target = outdir / f"{assignment}.ipynb"
-            shutil.copyfile(course.release_path(assignment), target)
-            written.append(target)
-    return written
-
-
-if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] != "release":
-        sys.exit("usage: nbgrader_course.py release OUTDIR")
-    for path in release_all(Path(sys.argv[2])):
-        print(path)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
 
 from ..experiments import Setting, loglog_slope, output_change_vs_depth
 from ..widgets import Control, precomputed_demo
