@@ -1,20 +1,22 @@
 """The course folder (created on first use) and nbgrader's view of it.
 
-    course/
-      nbgrader_config.py      so `nbgrader formgrader` etc. see the same course
-      gradebook.db            nbgrader's gradebook (unless --db-url points elsewhere)
-      source/<assignment>/    copied from exercises/ at release time (with solutions + hidden tests)
-      release/<assignment>/   student versions (nbgrader generate_assignment)
-      submitted/<student>/<assignment>/<notebook>.ipynb   filled by `collect`
-      autograded/...          executed notebooks, as nbgrader lays them out
-      feedback/...            HTML feedback, hidden tests stripped
-      unmatched/              collected files whose names matched no student/notebook
-      autograder/             our reports, the content-hash state, exports
+course/
+  nbgrader_config.py      so `nbgrader formgrader` etc. see the same course
+  gradebook.db            nbgrader's gradebook (unless --db-url points elsewhere)
+  source/<assignment>/    copied from exercises/ at release time (with solutions + hidden tests)
+  release/<assignment>/   student versions (nbgrader generate_assignment)
+  submitted/<student>/<assignment>/<notebook>.ipynb   filled by `collect`
+  autograded/...          executed notebooks, as nbgrader lays them out
+  feedback/...            HTML feedback, hidden tests stripped
+  unmatched/              collected files whose names matched no student/notebook
+  autograder/             our reports, the content-hash state, exports
 """
+
 import os
 import shutil
 import sys
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from traitlets.config import Config
 
@@ -29,6 +31,26 @@ if _VENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _VENV_BIN + os.pathsep + os.environ.get("PATH", "")
 
 
+DB_URL_ENV = "AUTOGRADER_DB_URL"  # a gradebook URL with a password: here, never on a command line
+
+
+def normalise_db_url(url):
+    """`postgresql://` (SQLAlchemy's default driver is psycopg2, not installed) -> psycopg 3."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def redact(url):
+    """The URL without its password (for config files, logs and the content hash)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 @dataclass
 class Course:
     root: str = DEFAULT_COURSE
@@ -38,17 +60,46 @@ class Course:
     def __post_init__(self):
         self.root = os.path.abspath(self.root)
         self.exercises = os.path.abspath(self.exercises)
-        if not self.db_url:
-            self.db_url = "sqlite:///" + os.path.join(self.root, "gradebook.db")
-        os.makedirs(self.root, exist_ok=True)
-        os.chmod(self.root, 0o700)  # other local users (and sandboxed kernels) stay out
-        os.makedirs(self.path("exchange"), exist_ok=True)  # nbgrader complains when it is missing
+        if os.path.exists(self.root) and not os.path.isdir(self.root):
+            raise SystemExit(f"--course {self.root} is a file; expected a course folder (new or existing)")
         config_file = os.path.join(self.root, "nbgrader_config.py")
-        if not os.path.exists(config_file):
+        if os.path.isdir(self.root) and os.listdir(self.root) and not os.path.exists(config_file):
+            raise SystemExit(
+                f"--course {self.root} exists and is not a course folder (it has files but no "
+                "nbgrader_config.py); give a new folder or an existing course"
+            )
+        self.db_url = normalise_db_url(
+            self.db_url or os.environ.get(DB_URL_ENV, "") or "sqlite:///" + os.path.join(self.root, "gradebook.db")
+        )
+        created = not os.path.isdir(self.root)
+        os.makedirs(self.root, exist_ok=True)
+        if created or os.path.exists(config_file):
+            os.chmod(self.root, 0o700)  # other local users stay out of OUR folder (never chmod someone else's)
+        os.makedirs(self.path("exchange"), exist_ok=True)  # nbgrader complains when it is missing
+        self._write_config(config_file)
+
+    def _write_config(self, config_file):
+        """nbgrader_config.py follows the gradebook in use (so `nbgrader formgrader` sees the
+        same one); a URL with a password is read from the environment, not written down."""
+        url = self.db_url
+        db_line = (
+            f"c.CourseDirectory.db_url = os.environ.get({DB_URL_ENV!r}, {redact(url)!r})"
+            if urlsplit(url).password
+            else f"c.CourseDirectory.db_url = {url!r}"
+        )
+        managed = ("import os", "c = get_config()", "c.CourseDirectory.course_id", "c.CourseDirectory.db_url")
+        old = open(config_file).read() if os.path.exists(config_file) else None
+        # The instructor's own lines (the late policy: c.LateSubmissionPlugin...) are kept.
+        own = [line for line in (old or "").splitlines() if not line.startswith(managed)]
+        text = f"import os  # noqa\nc = get_config()  # noqa\nc.CourseDirectory.course_id = {COURSE_ID!r}\n{db_line}\n"
+        text += "".join(line + "\n" for line in own)
+        if old != text:
             with open(config_file, "w") as f:
-                f.write("c = get_config()  # noqa\n"
-                        f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
-                        f"c.CourseDirectory.db_url = {self.db_url!r}\n")
+                f.write(text)
+
+    @property
+    def db_label(self):
+        return redact(self.db_url)
 
     def path(self, *parts):
         return os.path.join(self.root, *parts)
@@ -60,7 +111,12 @@ class Course:
         return folder
 
     def nbgrader_config(self):
+        """The course's nbgrader_config.py (late-penalty plugin, ...) plus our paths."""
+        from traitlets.config.loader import PyFileConfigLoader
+
         config = Config()
+        if os.path.exists(self.path("nbgrader_config.py")):
+            config.merge(PyFileConfigLoader("nbgrader_config.py", path=self.root).load_config())
         config.CourseDirectory.root = self.root
         config.CourseDirectory.course_id = COURSE_ID
         config.CourseDirectory.db_url = self.db_url
@@ -71,8 +127,19 @@ class Course:
         if not os.path.isdir(self.exercises):
             return []
         folders = [os.path.join(self.exercises, name) for name in os.listdir(self.exercises)]
-        return sorted(os.path.basename(f) for f in folders
-                      if os.path.isdir(f) and any(n.endswith(".ipynb") for n in os.listdir(f)))
+        return sorted(
+            os.path.basename(f)
+            for f in folders
+            if os.path.isdir(f) and any(n.endswith(".ipynb") for n in os.listdir(f))
+        )
+
+    def check_assignments(self, names, what="assignment"):
+        """Unknown names stop with the list of known ones (not a traceback)."""
+        known = self.released() or self.available_exercises()
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise SystemExit(f"no such {what}: {', '.join(unknown)}; known: {', '.join(known) or '(none)'}")
+        return names
 
     def released(self):
         folder = self.path("release")
@@ -92,6 +159,27 @@ class Course:
     def submitted_notebook(self, student, assignment, notebook):
         return self.path("submitted", student, assignment, notebook + ".ipynb")
 
+    def timestamp_file(self, student, assignment):
+        """nbgrader's `timestamp.txt` beside the submitted notebooks (written by `collect`)."""
+        return self.path("submitted", student, assignment, "timestamp.txt")
+
+    def submission_time(self, student, assignment):
+        from nbgrader.utils import parse_utc
+
+        path = self.timestamp_file(student, assignment)
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return parse_utc(f.read().strip())
+
+    def set_due_date(self, assignment, when):
+        """Due date of an assignment in nbgrader's gradebook (an ISO date-time, UTC if no zone)."""
+        from nbgrader.api import Gradebook
+        from nbgrader.utils import parse_utc
+
+        with Gradebook(self.db_url, COURSE_ID) as gb:
+            gb.update_or_create_assignment(assignment, duedate=parse_utc(when))
+
     def autograded_notebook(self, student, assignment, notebook):
         return self.path("autograded", student, assignment, notebook + ".ipynb")
 
@@ -102,11 +190,6 @@ class Course:
         if not os.path.isdir(folder):
             return []
         return sorted(s for s in os.listdir(folder) if os.path.isdir(os.path.join(folder, s)))
-
-    def secret_paths(self):
-        """Folders a sandboxed kernel must not see (hidden by an empty mount)."""
-        paths = [self.root, self.exercises, os.path.join(REPO_ROOT, "tests"), os.path.join(REPO_ROOT, ".git")]
-        return [p for p in paths if os.path.isdir(p)]
 
 
 def release(course, assignments=None, log=print):
@@ -130,3 +213,4 @@ def release(course, assignments=None, log=print):
         if not result["success"]:
             raise SystemExit(f"nbgrader generate_assignment {assignment} failed:\n{result['error']}\n{result['log']}")
         log(f"released {assignment}: {', '.join(course.notebooks(assignment))} -> {course.path('release', assignment)}")
+    return assignments

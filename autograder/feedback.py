@@ -7,12 +7,20 @@ What StripHiddenTests removes from every autograded notebook before it becomes H
     line, and a hostile hook can print the cell's source.  A failure becomes one
     line "<error name>: <message>", or "a hidden test failed" if the message comes
     from the hidden part;
-  * in ALL outputs, any line that quotes a hidden-test line (a student cell can
-    print IPython's `In` history or linecache after the tests ran).
+  * in ALL outputs, any line that quotes a hidden-test line or one of its string
+    literals (a student's function can read its caller's frame while a test runs and
+    print it later), and any whole output that does so encoded: rot13, reversed,
+    base64 or hex (`decodings`).  The kernel's own history never holds hidden tests
+    (test cells run with store_history=False, linecache is purged after each).
 """
+
+import base64
+import binascii
+import codecs
 import html
 import json
 import os
+import re
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
@@ -35,15 +43,52 @@ def _hidden_lines(source):
     return lines
 
 
+_STRING = re.compile(r"""(?:'([^'\\\n]{8,})'|"([^"\\\n]{8,})")""")
+_BASE64 = re.compile(r"[A-Za-z0-9+/=_-]{16,}")
+_HEX = re.compile(r"\b[0-9a-fA-F]{16,}\b")
+
+
+def _fragments(hidden_lines):
+    """What counts as quoting a hidden test: any of its lines, or any string literal in it
+    (a student function can read its caller's constants: the hidden assert messages)."""
+    fragments = set(hidden_lines)
+    for line in hidden_lines:
+        for match in _STRING.finditer(line):
+            fragments.add(match.group(1) or match.group(2))
+    return sorted(fragments, key=len, reverse=True)
+
+
+def decodings(text):
+    """`text` as it reads once decoded the ways a student could smuggle hidden tests out:
+    as is, rot13, reversed, base64 runs (standard and url-safe) and hex runs."""
+    found = [text, codecs.decode(text, "rot13"), text[::-1]]
+    for run in _BASE64.findall(text):
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            try:
+                found.append(decode(run + "=" * (-len(run) % 4)).decode("utf-8", "replace"))
+            except (ValueError, binascii.Error):
+                pass
+    for run in _HEX.findall(text):
+        found.append(bytes.fromhex(run[: len(run) // 2 * 2]).decode("utf-8", "replace"))
+    return found
+
+
+def _leaks(text, fragments):
+    return any(f in decoded for decoded in decodings(text) for f in fragments)
+
+
 def _scrub(text, hidden):
-    return "\n".join(REMOVED if any(h in line for h in hidden) else line for line in text.split("\n"))
+    text = "\n".join(REMOVED if any(h in line for h in hidden) else line for line in text.split("\n"))
+    if _leaks(text, hidden):  # an encoded copy: the whole output goes
+        return REMOVED + " (an output that encodes hidden test text)\n"
+    return text
 
 
 class StripHiddenTests(NbGraderPreprocessor):
     """Remove hidden tests, and anything quoting them, from an autograded notebook."""
 
     def preprocess(self, nb, resources):
-        hidden = [line for cell in nb.cells for line in _hidden_lines(cell.source)]
+        hidden = _fragments([line for cell in nb.cells for line in _hidden_lines(cell.source)])
         for cell in nb.cells:
             if cell.cell_type == "code" and has_hidden_tests(cell.source):
                 cell.outputs = self._summarise(cell.outputs, hidden)
@@ -90,7 +135,10 @@ def feedback(course, assignments, log=print):
             raise SystemExit(f"nbgrader generate_feedback {assignment} failed:\n{result['error']}\n{result['log']}")
         _pages_for_ungradable(course, assignment)
         folder = course.path("feedback")
-        count = sum(f.endswith(".html") for _, _, files in os.walk(folder) for f in files)
+        pages = [os.path.join(folder, student, assignment) for student in os.listdir(folder)]
+        count = sum(
+            f.endswith(".html") for page_dir in pages if os.path.isdir(page_dir) for f in os.listdir(page_dir)
+        )  # this assignment's pages only
         log(f"feedback for {assignment}: {count} HTML file(s) under {folder}/<student>/{assignment}/")
 
 
@@ -101,7 +149,7 @@ def _pages_for_ungradable(course, assignment):
     if not os.path.isdir(folder):
         return
     for name in sorted(os.listdir(folder)):
-        student = name[:-len(".json")]
+        student = name[: -len(".json")]
         with open(os.path.join(folder, name)) as f:
             report = json.load(f)
         for notebook, entry in report.items():
@@ -110,7 +158,9 @@ def _pages_for_ungradable(course, assignment):
             page = course.path("feedback", student, assignment, notebook + ".html")
             os.makedirs(os.path.dirname(page), exist_ok=True)
             with open(page, "w") as f:
-                f.write(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(notebook)}</title>"
-                        f"</head><body><h1>{html.escape(assignment)} / {html.escape(notebook)}</h1>"
-                        f"<p>Score: {entry['score']:g} / {entry['max_score']:g}</p>"
-                        f"<p>This notebook could not be graded: {html.escape(entry['reason'])}</p></body></html>\n")
+                f.write(
+                    f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(notebook)}</title>"
+                    f"</head><body><h1>{html.escape(assignment)} / {html.escape(notebook)}</h1>"
+                    f"<p>Score: {entry['score']:g} / {entry['max_score']:g}</p>"
+                    f"<p>This notebook could not be graded: {html.escape(entry['reason'])}</p></body></html>\n"
+                )

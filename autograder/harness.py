@@ -20,21 +20,48 @@ reverse-engineers this module (gc.get_objects() reaches the snapshot, ctypes
 reaches anything) can still defeat it.  Cheat-proof tests would send plain values
 out of the kernel and compare them in the grader.
 """
+
 import builtins
 import sys
 
 PROTECTED_MODULES = (
-    "builtins", "torch", "torch.testing", "torch.nn", "torch.nn.functional", "math",
-    "numpy", "numpy.testing", "normlab", "normlab.checks", "unittest",
+    "builtins",
+    "torch",
+    "torch.testing",
+    "torch.nn",
+    "torch.nn.functional",
+    "math",
+    "numpy",
+    "numpy.testing",
+    "normlab",
+    "normlab.checks",
+    "unittest",
+    "json",
+    "hmac",
+    "linecache",
+    "autograder.harness",  # the guard itself: replacing its functions is undone too
 )
 # IPython itself rebinds these builtins in every kernel; they are not tampering.
-IPYTHON_BUILTINS = {"exit", "quit", "get_ipython", "display", "_", "__", "___", "help", "input",
-                    "copyright", "credits", "license"}
+IPYTHON_BUILTINS = {
+    "exit",
+    "quit",
+    "get_ipython",
+    "display",
+    "_",
+    "__",
+    "___",
+    "help",
+    "input",
+    "copyright",
+    "credits",
+    "license",
+}
 PROTECTED_CLASSES = (("torch", "Tensor"), ("torch.nn", "Module"))
 _SYS_HOOKS = ("excepthook", "displayhook", "breakpointhook", "stdout", "stderr")
 
-_snapshot = {}   # "module.name" -> (container, {attr: value})
-_modules = {}    # module name -> module object
+_snapshot = {}  # "module.name" -> (container, {attr: value})
+_code = {}  # id(function) -> (label, function, __code__, __defaults__, __kwdefaults__)
+_modules = {}  # module name -> module object
 _sys_hooks = {}
 _shell_state = {}
 
@@ -60,9 +87,22 @@ def take_snapshot():
         if module is not None and hasattr(module, class_name):
             cls = getattr(module, class_name)
             _snapshot[f"{module_name}.{class_name}"] = (cls, dict(vars(cls)))
+    # A function object can stay the same while its `__code__` (or its defaults) is
+    # swapped: `checks.expect_choice.__code__ = (lambda *a, **k: None).__code__`.
+    for label, (_, names) in _snapshot.items():
+        for attr, value in names.items():
+            function = getattr(value, "__func__", value)  # staticmethod / classmethod
+            if isinstance(function, _FunctionType) and id(function) not in _code:
+                _code[id(function)] = (
+                    f"{label}.{attr}",
+                    function,
+                    function.__code__,
+                    function.__defaults__,
+                    function.__kwdefaults__,
+                )
 
 
-def attach_shell(shell):
+def attach_shell(shell, secret=b""):
     """Called in the forked child once the kernel is initialised (before any cell runs):
     remember the kernel's own output streams and IPython hooks, and restore the
     protected names right after EVERY cell (a replaced builtin such as `tuple` would
@@ -80,6 +120,19 @@ def attach_shell(shell):
         events={name: list(cbs) for name, cbs in shell.events.callbacks.items()},
     )
     sys.modules["autograder.harness"] = sys.modules[__name__]
+    global answer
+    answer = _make_entry(secret)
+    entry = _code.get(id(answer))
+    _snapshot[__name__] = (sys.modules[__name__], {**_snapshot.get(__name__, (None, {}))[1], "answer": answer})
+    for function in (answer,):
+        _code[id(function)] = (
+            f"{__name__}.answer",
+            function,
+            function.__code__,
+            function.__defaults__,
+            function.__kwdefaults__,
+        )
+    del entry
 
 
 def _changed_names():
@@ -98,10 +151,24 @@ def _changed_names():
 
 
 _MISSING = object()
+_FunctionType = type(_is_code)
+
+
+def _changed_code():
+    return [
+        entry
+        for entry in _code.values()
+        if entry[1].__code__ is not entry[2]
+        or entry[1].__defaults__ is not entry[3]
+        or entry[1].__kwdefaults__ is not entry[4]
+    ]
 
 
 def _restore_names():
     restored = []
+    for label, function, code, defaults, kwdefaults in _changed_code():
+        function.__code__, function.__defaults__, function.__kwdefaults__ = code, defaults, kwdefaults
+        restored.append(f"{label}.__code__")
     for label, container, attr, value in _changed_names():
         try:
             if isinstance(container, type):
@@ -165,6 +232,7 @@ def _pop_torch_function_modes():
     """A TorchFunctionMode pushed by student code sees every torch call of the test
     (it could answer True to torch.allclose): remove them all."""
     import torch
+
     popped = []
     while torch._C._len_torch_function_stack() > 0:
         popped.append(f"torch function mode {type(torch._C._pop_torch_function_stack()).__name__}")
@@ -180,6 +248,7 @@ def _enter_test_mode():
     semantics.  (nn.Parameter and friends do not use __torch_function__, so nothing
     legitimate changes.)"""
     import torch
+
     guard = torch._C.DisableTorchFunctionSubclass()
     guard.__enter__()
     _no_subclass_overrides.append(guard)
@@ -205,7 +274,75 @@ def after_test():
     before_test() emptied the list, so what the post-cell hook put back since then
     was replaced by the test cell itself (i.e. by student code the test called)."""
     _leave_test_mode()
-    replaced = (_restored_since_last_test + [f"{label}.{attr}" for label, _, attr, _ in _changed_names()]
-                + _pop_torch_function_modes())
+    replaced = (
+        _restored_since_last_test
+        + [f"{label}.{attr}" for label, _, attr, _ in _changed_names()]
+        + [f"{entry[0]}.__code__" for entry in _changed_code()]
+        + _pop_torch_function_modes()
+    )
     _restored_since_last_test.clear()
     return ";".join(dict.fromkeys(replaced))
+
+
+def _forget_test_source():
+    """The text of the test cell that just ran (hidden tests) must not stay readable in
+    the kernel: IPython keeps every executed cell in `linecache` for tracebacks."""
+    import linecache
+
+    for name in [n for n in linecache.cache if n.startswith("<") or "ipykernel_" in n]:
+        linecache.cache.pop(name, None)
+    if isinstance(getattr(linecache, "_ipython_cache", None), dict):  # IPython's own copy
+        linecache._ipython_cache.clear()
+
+
+def plain(value):
+    """`value` as plain JSON data for the grader's own check (autograder.verdict).
+
+    A `str` subclass can lie in `__eq__`, `upper` or `strip`; `str.__str__` gives the
+    characters it really holds.  Sets, lists and tuples of answers are converted member
+    by member.  `lied` says a subclass was seen (the grader flags it)."""
+    lied = type(value) not in (str, set, frozenset, list, tuple, int, float, bool, type(None))
+    if isinstance(value, str):
+        return {"kind": "str", "value": str.__str__(value), "lied": lied}
+    if isinstance(value, (set, frozenset, list, tuple)):
+        items = []
+        for item in (
+            set.__iter__(value)
+            if isinstance(value, set)
+            else frozenset.__iter__(value)
+            if isinstance(value, frozenset)
+            else list.__iter__(value)
+            if isinstance(value, list)
+            else tuple.__iter__(value)
+        ):
+            if not isinstance(item, str):
+                return {"kind": "other", "type": type(item).__name__, "lied": lied}
+            lied = lied or type(item) is not str
+            items.append(str.__str__(item))
+        kind = "set" if isinstance(value, (set, frozenset)) else "list"
+        return {"kind": kind, "value": sorted(items) if kind == "set" else items, "lied": lied}
+    return {"kind": "other", "type": type(value).__name__, "lied": lied}
+
+
+def _make_entry(secret):
+    """The grader's only way in: `answer(nonce, what, *args)` returns JSON and an HMAC of
+    it under a per-kernel secret.  A replaced guard (or `__import__`, or `json`) cannot
+    forge the HMAC without digging the secret out of this closure, so a replacement shows
+    up as a bad signature and the grader gives the test 0."""
+    import hashlib
+    import hmac
+    import json
+
+    dumps, new, sha256 = json.dumps, hmac.new, hashlib.sha256
+    table = {"before_test": before_test, "after_test": after_test, "plain": plain}
+
+    def answer(nonce, what, *args):
+        if what == "after_test":
+            _forget_test_source()
+        payload = dumps(table[what](*args))
+        return payload + "\n" + new(secret, (nonce + payload).encode(), sha256).hexdigest()
+
+    return answer
+
+
+answer = None

@@ -8,7 +8,10 @@ anything; after one notebook it is killed and its folder deleted.
 with a hard timeout, an output-size cap, and death detection (the zygote tells us
 how the process ended: `os._exit(3)`, SIGSEGV, SIGKILL after a memory bomb ...).
 """
+
 import ast
+import hashlib
+import hmac
 import json
 import os
 import queue
@@ -24,27 +27,30 @@ from dataclasses import dataclass, field
 
 from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
+from nbformat.v4 import output_from_msg
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIRST_SANDBOX_UID = 61000          # each kernel gets its own uid in [61000, 61000 + 4000)
+from .sandbox import Isolation
+
+SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "DB_URL", "DATABASE_URL")
 GUARD = "__import__('autograder.harness', fromlist=['_'])"
 
 
 @dataclass
 class Limits:
-    timeout: float = 30.0                 # seconds per cell
-    memory_bytes: int = 4 * 1024 ** 3     # address space of the kernel process (torch maps ~1.3 GB)
-    file_bytes: int = 64 * 1024 ** 2      # largest file the kernel may write
-    processes: int = 64                   # per sandbox uid: stops fork bombs
-    output_chars: int = 20_000            # kept per cell; the rest is dropped and counted
+    timeout: float = 30.0  # seconds per cell
+    memory_bytes: int = 4 * 1024**3  # cgroup memory limit (fallback: address space; torch maps ~1.3 GB)
+    file_bytes: int = 64 * 1024**2  # largest file the kernel may write
+    processes: int = 64  # per sandbox uid: stops fork bombs
+    output_chars: int = 20_000  # kept per cell; the rest is dropped and counted
+    interrupt_grace: float = 5.0  # seconds a timed-out cell has to stop after SIGINT
     startup_timeout: float = 60.0
 
 
 @dataclass
 class CellRun:
     outputs: list = field(default_factory=list)
-    status: str = "ok"          # ok | error | timeout | died | not-run
-    reason: str = ""            # human-readable, for the report
+    status: str = "ok"  # ok | error | interrupted | timeout | memory | died | not-run
+    reason: str = ""  # human-readable, for the report
     dropped_chars: int = 0
 
 
@@ -56,14 +62,25 @@ class Zygote:
     """The fork server process (autograder/zygote.py) and its line protocol."""
 
     def __init__(self, hide=(), limits=None, sandbox=True, threads=1):
-        self.hide = [os.path.abspath(p) for p in hide]
+        # `hide` is accepted for old callers and ignored: the kernel's file system is an
+        # allow-list (autograder.sandbox), nothing needs hiding from it.
         self.limits = limits or Limits()
-        self.sandbox = sandbox and os.geteuid() == 0
+        self.isolation = Isolation(self.limits, sandbox)
+        self.sandbox = self.isolation.namespaces
         self.threads = threads
-        env = dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        env.pop("NBGRADER_DB_URL", None)
-        self.proc = subprocess.Popen([sys.executable, "-m", "autograder.zygote"], cwd=REPO_ROOT,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        # No secret reaches the zygote's environment (or, through it, a kernel's).
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not (k.startswith(("NBGRADER_", "PG")) or any(w in k.upper() for w in SECRET_WORDS))
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "autograder.zygote"],
+            cwd=self.isolation_cwd(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
         ready = self.proc.stdout.readline()
         if not ready:
             raise ZygoteError("the kernel fork server did not start (see stderr above)")
@@ -75,6 +92,10 @@ class Zygote:
         self._next_uid = 0
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+
+    @staticmethod
+    def isolation_cwd():
+        return tempfile.gettempdir()  # not the checkout: `python -m` puts its cwd on sys.path
 
     def _read(self):
         for line in self.proc.stdout:
@@ -98,26 +119,45 @@ class Zygote:
     def spawn(self):
         """Fork one sandboxed kernel; return a connected `Kernel`."""
         with self._lock:
-            uid = FIRST_SANDBOX_UID + self._next_uid % 4000 if self.sandbox else None
+            index = self._next_uid
             self._next_uid += 1
             workdir = tempfile.mkdtemp(prefix="ag-kernel-")
             connection_file = os.path.join(workdir, ".kernel.json")
-            write_connection_file(connection_file, transport="ipc", ip=os.path.join(workdir, ".zmq"),
-                                  key=secrets.token_hex(16).encode(), shell_port=1, iopub_port=2,
-                                  stdin_port=3, hb_port=4, control_port=5)
+            write_connection_file(
+                connection_file,
+                transport="ipc",
+                ip=os.path.join(workdir, ".zmq"),
+                key=secrets.token_hex(16).encode(),
+                shell_port=1,
+                iopub_port=2,
+                stdin_port=3,
+                hb_port=4,
+                control_port=5,
+            )
+            name = f"kernel-{index}"
+            isolation = self.isolation.request(name, index)
+            uid = isolation["uid"]
             if uid is not None:
                 for path in (workdir, connection_file):
                     os.chown(path, uid, uid)
             os.chmod(workdir, 0o700)
-            request = {"workdir": workdir, "connection_file": connection_file, "uid": uid,
-                       "sandbox": self.sandbox, "hide": self.hide, "threads": self.threads,
-                       "limits": {"memory_bytes": self.limits.memory_bytes,
-                                  "file_bytes": self.limits.file_bytes,
-                                  "processes": self.limits.processes}}
+            secret = secrets.token_bytes(32)
+            request = {
+                "secret": secret.hex(),
+                "workdir": workdir,
+                "connection_file": connection_file,
+                **isolation,
+                "threads": self.threads,
+                "limits": {
+                    "memory_bytes": self.limits.memory_bytes,
+                    "file_bytes": self.limits.file_bytes,
+                    "processes": self.limits.processes,
+                },
+            }
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
             pid = self._spawned.get(timeout=30)
-        return Kernel(self, pid, workdir, connection_file, uid)
+        return Kernel(self, pid, workdir, connection_file, uid, secret, name)
 
     def close(self):
         if self.proc.poll() is None:
@@ -127,13 +167,17 @@ class Zygote:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.isolation.close()
 
 
 class Kernel:
     """One forked kernel, used for exactly one notebook, then `discard()`ed."""
 
-    def __init__(self, zygote, pid, workdir, connection_file, uid):
-        self.zygote, self.pid, self.workdir, self.uid = zygote, pid, workdir, uid
+    def __init__(self, zygote, pid, workdir, connection_file, uid, secret=b"", name=""):
+        self.zygote, self.pid, self.workdir, self.uid, self.name = zygote, pid, workdir, uid, name
+        self.kernel_pid = pid  # signals go here (the sandbox forwards them to the kernel)
+        self.secret = secret  # signs the in-kernel guard's answers (harness.answer)
+        self.last_guard_error = ""
         self.client = BlockingKernelClient(connection_file=connection_file)
         self.client.load_connection_file()
         self.client.start_channels()
@@ -176,19 +220,40 @@ class Kernel:
             os.chown(dest, self.uid, self.uid)
 
     def guard(self, which):
-        """Run harness.before_test()/after_test(); return the names it reports."""
-        reply = self._execute_silently(f"{GUARD}.{which}()")
+        """Run harness.before_test()/after_test(); return the names it reports, or None
+        when the guard did not answer or its answer is not signed with this kernel's
+        secret (the guard was replaced: the grader cannot trust this test)."""
+        value = self.ask(which)
+        if value is None:
+            return None
+        return [name for name in value.split(";") if name]
+
+    def ask(self, what, argument=""):
+        """One signed question to the in-kernel guard (`harness.answer`); the decoded JSON
+        answer, or None if it did not answer or the signature is wrong."""
+        nonce = secrets.token_hex(8)
+        expression = f"{GUARD}.answer({nonce!r}, {what!r}{', ' + argument if argument else ''})"
+        reply = self._execute_silently(expression)
         if reply is None:
             return None
         value = reply.get("user_expressions", {}).get("r", {})
         if value.get("status") != "ok":
-            return [f"guard failed: {value.get('ename', '?')}"]
-        text = ast.literal_eval(value["data"]["text/plain"])
-        return [name for name in text.split(";") if name]
+            self.last_guard_error = f"{value.get('ename', '?')}: {value.get('evalue', '')}"[:200]
+            return None
+        try:
+            text = ast.literal_eval(value["data"]["text/plain"])
+            payload, signature = text.rsplit("\n", 1)
+        except (ValueError, SyntaxError, KeyError, AttributeError):
+            self.last_guard_error = "unreadable answer"
+            return None
+        expected = hmac.new(self.secret, (nonce + payload).encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(signature, expected):
+            self.last_guard_error = "answer not signed by the grader's guard (it was replaced)"
+            return None
+        return json.loads(payload)
 
     def _execute_silently(self, expression, timeout=10):
-        msg_id = self.client.execute("", silent=True, store_history=False,
-                                     user_expressions={"r": expression})
+        msg_id = self.client.execute("", silent=True, store_history=False, user_expressions={"r": expression})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self.exit_status():
             try:
@@ -199,25 +264,44 @@ class Kernel:
                 return reply["content"]
         return None
 
-    def run_cell(self, code, limits):
-        """Execute one cell: outputs as nbformat dicts, with status and reason."""
+    def run_cell(self, code, limits, store_history=True):
+        """Execute one cell: outputs as nbformat dicts, with status and reason.
+
+        A cell still running after `limits.timeout` is interrupted (SIGINT, as nbgrader's
+        `interrupt_on_timeout`): its outputs end with the KeyboardInterrupt and the rest of
+        the notebook still runs.  Only a kernel that ignores the interrupt for
+        `limits.interrupt_grace` seconds is killed (status "timeout").
+        Test cells run with `store_history=False`: their text (hidden tests) never enters
+        the kernel's `In` / `_ih` / `_i` history."""
         run = CellRun()
         if self.exit_status():
-            return CellRun(status="not-run", reason=f"kernel had already died ({self.exit_status()})")
-        msg_id = self.client.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
+            return CellRun(
+                status="not-run", reason=f"kernel had already died ({self.exit_status()})" + self._memory_note()
+            )
+        msg_id = self.client.execute(code, store_history=store_history, allow_stdin=False, stop_on_error=False)
         deadline = time.monotonic() + limits.timeout
-        kept = 0
+        interrupted_at = None
+        cap = OutputCap(limits.output_chars)
         while True:
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if interrupted_at is None and now > deadline:
+                interrupted_at = now
+                self.interrupt()
+            elif interrupted_at is not None and now > interrupted_at + limits.interrupt_grace:
                 self.kill()
-                run.status, run.reason = "timeout", f"cell still running after {limits.timeout:g} s: stopped"
+                run.status = "timeout"
+                run.reason = f"cell still running after {limits.timeout:g} s and did not stop when interrupted: stopped"
+                run.reason += self._memory_note()
                 break
             try:
                 msg = self.client.get_iopub_msg(timeout=0.05)
             except queue.Empty:
                 status = self.exit_status()
+                if status and self.oom_killed():
+                    run.status, run.reason = "memory", self.memory_limit_reason(status)
+                    break
                 if status:
-                    run.status, run.reason = "died", f"kernel died ({status})"
+                    run.status, run.reason = "died", f"kernel died ({status})" + self._memory_note()
                     break
                 continue
             if msg["parent_header"].get("msg_id") != msg_id:
@@ -225,38 +309,73 @@ class Kernel:
             kind, content = msg["msg_type"], msg["content"]
             if kind == "status" and content["execution_state"] == "idle":
                 break
+            if kind == "clear_output":
+                cap.clear(wait=content.get("wait", False))
+                continue
             output = _to_output(kind, content)
             if output is None:
-                if kind == "clear_output":
-                    run.outputs.clear()
                 continue
-            size = _output_size(output)
-            if kept + size > limits.output_chars:
-                room = limits.output_chars - kept
-                if output["output_type"] == "stream" and room > 0:  # keep the start of the flood
-                    run.dropped_chars += size - room
-                    output["text"] = output["text"][:room]
-                    size = room
-                else:
-                    run.dropped_chars += size
-                    continue
-            kept += size
             if output["output_type"] == "error":
                 run.status = "error"
-            _append(run.outputs, output)
+            cap.add(output)
+        run.outputs, run.dropped_chars = cap.outputs, cap.dropped
+        if interrupted_at is not None and run.status != "timeout":
+            run.status = "interrupted"
+            run.reason = (
+                f"cell still running after {limits.timeout:g} s: interrupted (the notebook went on)"
+                + self._memory_note()
+            )
+            if not any(o["output_type"] == "error" for o in run.outputs):  # e.g. KeyboardInterrupt caught
+                run.outputs.append(
+                    {
+                        "output_type": "error",
+                        "ename": "TimeoutError",
+                        "evalue": run.reason,
+                        "traceback": [f"TimeoutError: {run.reason}"],
+                    }
+                )
         if run.dropped_chars:
-            run.outputs.append({"output_type": "stream", "name": "stdout",
-                                "text": f"\n[autograder: output truncated, {run.dropped_chars} "
-                                        f"more characters dropped]\n"})
-            run.reason = (run.reason + "; " if run.reason else "") + \
-                f"output truncated ({run.dropped_chars} characters dropped)"
+            run.outputs.append(
+                {
+                    "output_type": "stream",
+                    "name": "stdout",
+                    "text": f"\n[autograder: output truncated, {run.dropped_chars} more characters dropped]\n",
+                }
+            )
+            run.reason = (
+                run.reason + "; " if run.reason else ""
+            ) + f"output truncated ({run.dropped_chars} characters dropped)"
         return run
+
+    def oom_killed(self):
+        cgroups = self.zygote.isolation.cgroups
+        return bool(cgroups and cgroups.version and cgroups.oom_killed(self.name))
+
+    def memory_limit_reason(self, status):
+        cgroups = self.zygote.isolation.cgroups
+        return (
+            f"went over the memory limit ({self.zygote.limits.memory_bytes // 2**20} MB, cgroup v{cgroups.version}):"
+            f" the kernel was stopped by the OOM killer ({status})"
+        )
+
+    def _memory_note(self):
+        cgroups = self.zygote.isolation.cgroups
+        if cgroups and cgroups.version and cgroups.hit_memory_limit(self.name):
+            return f" (at the memory limit: {self.zygote.limits.memory_bytes // 2**20} MB, cgroup v{cgroups.version})"
+        return ""
+
+    def interrupt(self):
+        """SIGINT to the kernel: ipykernel turns it into KeyboardInterrupt in the running cell."""
+        try:
+            os.kill(self.kernel_pid, signal.SIGINT)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     def kill(self):
         if self.exit_status():
             return
         try:
-            os.killpg(self.pid, signal.SIGKILL)   # the kernel is its own session leader
+            os.killpg(self.pid, signal.SIGKILL)  # the kernel is its own session leader
         except ProcessLookupError:
             pass
         except PermissionError:
@@ -266,21 +385,62 @@ class Kernel:
         self.kill()
         self.client.stop_channels()
         self.zygote.wait_exit(self.pid, 10)
+        self.zygote.isolation.release(self.name)  # kills anything the kernel left in its cgroup
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def _to_output(kind, content):
-    if kind == "stream":
-        return {"output_type": "stream", "name": content["name"], "text": content["text"]}
-    if kind in ("display_data", "update_display_data"):
-        return {"output_type": "display_data", "data": content["data"], "metadata": content.get("metadata", {})}
-    if kind == "execute_result":
-        return {"output_type": "execute_result", "data": content["data"],
-                "metadata": content.get("metadata", {}), "execution_count": content.get("execution_count")}
-    if kind == "error":
-        return {"output_type": "error", "ename": content["ename"], "evalue": content["evalue"],
-                "traceback": content["traceback"]}
-    return None
+    """An iopub message as a notebook output (nbformat's own `output_from_msg`), or None."""
+    if kind == "update_display_data":
+        kind = "display_data"
+    if kind not in ("stream", "display_data", "execute_result", "error"):
+        return None
+    return output_from_msg({"header": {"msg_type": kind}, "content": content})
+
+
+class OutputCap:
+    """Keeps at most `limit` characters of a cell's outputs; counts what it drops.
+
+    An error is ALWAYS kept (shortened if need be): a flood of output before a failing
+    assert must not hide the failure (it would otherwise score full marks).  `clear_output`
+    empties the kept outputs and gives their room back (with `wait=True`, at the next
+    output, as Jupyter does)."""
+
+    ERROR_ROOM = 2_000
+
+    def __init__(self, limit):
+        self.limit, self.kept, self.dropped = limit, 0, 0
+        self.outputs, self._clear_pending = [], False
+
+    def clear(self, wait=False):
+        if wait:
+            self._clear_pending = True
+        else:
+            self.outputs, self.kept, self._clear_pending = [], 0, False
+
+    def add(self, output):
+        if self._clear_pending:
+            self.clear()
+        size = _output_size(output)
+        if output["output_type"] == "error":
+            if size > self.ERROR_ROOM:
+                self.dropped += size - self.ERROR_ROOM
+                output["evalue"] = output["evalue"][:500]
+                output["traceback"] = [line[-300:] for line in output["traceback"][-4:]]
+            self.kept += _output_size(output)
+            self.outputs.append(output)
+            return
+        if self.kept + size > self.limit:
+            room = self.limit - self.kept
+            if output["output_type"] == "stream" and room > 0:  # keep the start of the flood
+                self.dropped += size - room
+                output["text"] = output["text"][:room]
+                size = room
+            else:
+                self.dropped += size
+                return
+        self.kept += size
+        _append(self.outputs, output)
 
 
 def _output_size(output):
@@ -293,8 +453,12 @@ def _output_size(output):
 
 def _append(outputs, output):
     """Merge consecutive stream chunks like Jupyter does."""
-    if (output["output_type"] == "stream" and outputs and outputs[-1]["output_type"] == "stream"
-            and outputs[-1]["name"] == output["name"]):
+    if (
+        output["output_type"] == "stream"
+        and outputs
+        and outputs[-1]["output_type"] == "stream"
+        and outputs[-1]["name"] == output["name"]
+    ):
         outputs[-1]["text"] += output["text"]
     else:
         outputs.append(output)
@@ -341,4 +505,3 @@ class KernelPool:
                 break
             if isinstance(kernel, Kernel):
                 kernel.discard()
-

@@ -8,19 +8,21 @@ OverwriteCells), so
     exist only here, at grade time) whatever the student did to them,
   * cells that are in the source order, whatever order the submission has,
   * deleted cells come back (an answer cell comes back as the release's stub),
-  * a duplicated grade id: the first copy is graded, later copies are dropped
-    (unlike nbgrader's DeduplicateIds, which runs them as plain cells: a copy
-    placed after the tests could then change what is graded), and the student's
-    extra cells are kept after the graded cell they followed.
+  * a duplicated grade id (a pasted answer cell): the last copy before that
+    question's tests is graded, other copies are dropped (unlike nbgrader's
+    DeduplicateIds, which runs them as plain cells: a copy placed after the tests
+    could then change what is graded), and the report says which copy counted;
+  * the student's extra cells are kept after the graded cell they followed.
 Every repair is written down in `notes`, which end up in the report.
 """
+
 import copy
 import hashlib
 import json
 
 import nbformat
 
-MAX_NOTEBOOK_BYTES = 20 * 1024 ** 2
+MAX_NOTEBOOK_BYTES = 20 * 1024**2
 
 
 class BadSubmission(Exception):
@@ -42,14 +44,16 @@ def read_submission(path):
     if not raw:
         raise BadSubmission("empty file (0 bytes): the notebook was not saved before submitting")
     if len(raw) > MAX_NOTEBOOK_BYTES:
-        raise BadSubmission(f"file larger than {MAX_NOTEBOOK_BYTES // 1024 ** 2} MB: not graded")
+        raise BadSubmission(f"file larger than {MAX_NOTEBOOK_BYTES // 1024**2} MB: not graded")
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise BadSubmission("not a text file (not UTF-8): this is not a Jupyter notebook") from None
     except json.JSONDecodeError as exc:
-        raise BadSubmission(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg} "
-                            "(the file was edited outside Jupyter or truncated)") from None
+        raise BadSubmission(
+            f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg} "
+            "(the file was edited outside Jupyter or truncated)"
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise BadSubmission("valid JSON but not a Jupyter notebook (no list of cells)")
     try:
@@ -85,24 +89,44 @@ def build_graded_notebook(source_nb, release_nb, student_nb):
     plain_ids = {c.get("id") for c in source_nb.cells if not grade_id(c) and c.get("id")}
     student_plain = {}
 
-    student_by_id, seen, extras_after, anchor = {}, set(), {}, None
-    duplicated = []
-    for cell in student_nb.cells:
+    # A pasted answer cell (JupyterLab copies the nbgrader metadata along) is a second
+    # cell with the same grade id.  The copy the student saw run last before that
+    # question's tests is the one that counts: the LAST copy placed before the first
+    # test/locked cell that follows the answer in the source (all copies if the tests
+    # were deleted).  Copies after the tests are never run: there they could redefine
+    # the answer behind the tests' back.
+    following_test = _following_locked(source_nb)
+    student_positions = {}
+    for position, cell in enumerate(student_nb.cells):
+        student_positions.setdefault(grade_id(cell), []).append(position)
+    chosen = {}
+    for gid, positions in student_positions.items():
+        if gid not in source_ids:
+            continue
+        limit = min((p for t in following_test.get(gid, ()) for p in student_positions.get(t, [])), default=None)
+        before = [p for p in positions if limit is None or p < limit]
+        chosen[gid] = before[-1] if before else positions[0]
+        if len(positions) > 1:
+            which = positions.index(chosen[gid]) + 1
+            notes.append(
+                f"duplicated cell {gid} ({len(positions)} copies): graded copy {which} of "
+                f"{len(positions)}, the last one before its test"
+            )
+
+    student_by_id, extras_after, anchor = {}, {}, None
+    for position, cell in enumerate(student_nb.cells):
         gid = grade_id(cell)
-        if gid in source_ids and gid not in seen:
-            seen.add(gid)
+        if gid in source_ids and chosen.get(gid) == position:
             student_by_id[gid] = cell
             anchor = gid
         elif gid is None and cell.get("id") in plain_ids and cell.id not in student_plain:
             student_plain[cell.id] = cell  # an unlocked instructor cell: the student's copy
-        elif gid in seen:  # a copied cell: never executed, or it could redefine the graded answer
-            duplicated.append(gid)
+        elif gid in source_ids:  # an unused copy: never executed
+            continue
         else:
             extra = copy.deepcopy(cell)
             extra.metadata.pop("nbgrader", None)
             extras_after.setdefault(anchor, []).append(extra)
-    if duplicated:
-        notes.append(f"duplicated cell(s) {', '.join(sorted(set(duplicated)))}: only the first copy was used")
     submitted_order = [grade_id(c) for c in student_nb.cells if grade_id(c) in source_ids]
     deduped = list(dict.fromkeys(submitted_order))
     if deduped != [g for g in source_ids if g in deduped]:
@@ -130,8 +154,9 @@ def build_graded_notebook(source_nb, release_nb, student_nb):
             cell.source = source_cell.source
             if submitted is None:
                 missing_locked.append(gid)
-            elif submitted.source.strip() != release_cell.source.strip() or \
-                    submitted.cell_type != release_cell.cell_type:
+            elif (
+                submitted.source.strip() != release_cell.source.strip() or submitted.cell_type != release_cell.cell_type
+            ):
                 edited.append(gid)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -146,6 +171,21 @@ def build_graded_notebook(source_nb, release_nb, student_nb):
     graded = copy.deepcopy(release_nb)
     graded.cells = cells
     return graded, notes
+
+
+def _following_locked(source_nb):
+    """answer grade id -> grade ids of the test/locked cells after it, up to the next answer."""
+    following, current = {}, None
+    for cell in source_nb.cells:
+        gid = grade_id(cell)
+        if gid is None:
+            continue
+        if is_answer(cell):
+            current = gid
+            following[gid] = []
+        elif current is not None:
+            following[current].append(gid)
+    return following
 
 
 def strip_hidden_tests(source):

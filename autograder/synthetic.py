@@ -4,6 +4,7 @@
 of the answer cells), so a "correct" student works for the real exercises as well as
 for fixtures; an "unanswered" student submits the release as is.
 """
+
 import os
 
 import nbformat
@@ -17,8 +18,11 @@ def solution_answers(source_path):
     answers = {}
     for cell in nb.cells:
         if is_answer(cell) and cell.cell_type == "code":
-            lines = [line for line in cell.source.splitlines()
-                     if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")]
+            lines = [
+                line
+                for line in cell.source.splitlines()
+                if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
+            ]
             answers[grade_id(cell)] = "\n".join(lines)
     return answers
 
@@ -52,6 +56,6 @@ def class_of(course, assignment, n_students):
     for i in range(n_students):
         for j, notebook in enumerate(course.notebooks(assignment)):
             release = course.release_notebook(assignment, notebook)
-            k = j + course.released().index(assignment)   # varies across one-notebook assignments too
+            k = j + course.released().index(assignment)  # varies across one-notebook assignments too
             answers = solution_answers(course.source_notebook(assignment, notebook)) if (i + k) % 3 else {}
             write_submission(course, f"student{i:02d}", assignment, notebook, fill(release, answers))

@@ -11,6 +11,7 @@ copies of the same course folder (released, submissions collected), and the
 scores are compared cell by cell from their nbgrader gradebooks.
 Last line: nbgrader_s_per_sub=<a> ours_s_per_sub=<b> speedup=<c> scores_identical=<true|false>
 """
+
 import argparse
 import os
 import shutil
@@ -19,13 +20,13 @@ import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+from nbgrader.api import Gradebook
 
-from autograder.course import Course, release  # noqa: E402
-from autograder.grade import grade  # noqa: E402
-from autograder.synthetic import class_of  # noqa: E402
-from nbgrader.api import Gradebook  # noqa: E402
+from autograder.course import Course, release
+from autograder.grade import grade
+from autograder.synthetic import class_of
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 FIXTURES = os.path.join(REPO, "tests", "autograder", "fixtures")
 
@@ -34,8 +35,11 @@ def pick_assignments(fixtures):
     """(exercises folder, assignments) holding 3 notebooks in total."""
     exercises = os.path.join(REPO, "exercises")
     if not fixtures and os.path.isdir(exercises):
-        found = sorted(a for a in os.listdir(exercises)
-                       if len([f for f in os.listdir(os.path.join(exercises, a)) if f.endswith(".ipynb")]) == 1)
+        found = sorted(
+            a
+            for a in os.listdir(exercises)
+            if len([f for f in os.listdir(os.path.join(exercises, a)) if f.endswith(".ipynb")]) == 1
+        )
         if len(found) >= 3:
             return exercises, found[:3]
     return FIXTURES, ["ps1"]
@@ -68,8 +72,10 @@ def main():
             class_of(base, assignment, args.students)
             notebooks += len(base.notebooks(assignment))
         n = args.students * notebooks
-        print(f"{', '.join(assignments)} from {exercises}: {args.students} students x "
-              f"{notebooks} notebooks = {n} submissions; {os.cpu_count()} cores")
+        print(
+            f"{', '.join(assignments)} from {exercises}: {args.students} students x "
+            f"{notebooks} notebooks = {n} submissions; {os.cpu_count()} cores"
+        )
 
         plain = Course(root=os.path.join(work, "plain"), exercises=exercises)
         shutil.rmtree(plain.root)
@@ -78,10 +84,19 @@ def main():
         plain_db = plain.db_url
         t = time.perf_counter()
         for assignment in assignments:
-            subprocess.run([os.path.join(os.path.dirname(sys.executable), "nbgrader"), "autograde", assignment,
-                            "--force", f"--CourseDirectory.root={plain.root}",
-                            f"--CourseDirectory.db_url={plain_db}", "--log-level=ERROR"],
-                           cwd=plain.root, check=True)
+            subprocess.run(
+                [
+                    os.path.join(os.path.dirname(sys.executable), "nbgrader"),
+                    "autograde",
+                    assignment,
+                    "--force",
+                    f"--CourseDirectory.root={plain.root}",
+                    f"--CourseDirectory.db_url={plain_db}",
+                    "--log-level=ERROR",
+                ],
+                cwd=plain.root,
+                check=True,
+            )
         plain_s = (time.perf_counter() - t) / n
         print(f"plain nbgrader autograde: {plain_s * n:.1f} s total, {plain_s:.3f} s/submission")
 
@@ -102,8 +117,10 @@ def main():
                     print(f"  differs {key}: nbgrader={a.get(key)} ours={b.get(key)}")
         total = sum(v or 0 for v in b.values())
         print(f"{len(b)} graded cells compared, total points {total:g}")
-        print(f"nbgrader_s_per_sub={plain_s:.3f} ours_s_per_sub={ours_s:.3f} "
-              f"speedup={plain_s / ours_s:.2f} scores_identical={str(identical).lower()}")
+        print(
+            f"nbgrader_s_per_sub={plain_s:.3f} ours_s_per_sub={ours_s:.3f} "
+            f"speedup={plain_s / ours_s:.2f} scores_identical={str(identical).lower()}"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -33,8 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def make_book(root: Path, env: dict) -> float:
     start = time.monotonic()
-    result = subprocess.run(["make", "book"], cwd=root, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    result = subprocess.run(
+        ["make", "book"], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     seconds = time.monotonic() - start
     if result.returncode != 0:
         print(result.stdout[-6000:])
@@ -60,23 +61,38 @@ def exported_copy() -> Path:
 
 def restore_editable_install() -> None:
     """Make sure the shared venv's normlab is still this checkout's src/ (see exported_copy)."""
-    check = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c",
-                            "import normlab, sys; sys.stdout.write(normlab.__file__)"],
-                           cwd="/", stdout=subprocess.PIPE, text=True)
+    check = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-c", "import normlab, sys; sys.stdout.write(normlab.__file__)"],
+        cwd="/",
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     if not check.stdout.startswith(str(ROOT / "src")):
         print(f"re-pointing the venv's editable normlab at {ROOT} (was {check.stdout!r})", flush=True)
-        subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "pip", "install", "-q",
-                        "--no-deps", "-e", str(ROOT)], check=True)
+        subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT)],
+            check=True,
+        )
 
 
 def write_full_toc(root: Path) -> None:
     skip = {"intro", "glossary", "bibliography", "AUTHORING"}
     chapters = sorted(p.stem for p in (root / "book").glob("*.md") if p.stem not in skip)
-    lines = ["format: jb-book", "root: book/intro", "parts:", "  - caption: Chapters",
-             "    numbered: true", "    chapters:"]
+    lines = [
+        "format: jb-book",
+        "root: book/intro",
+        "parts:",
+        "  - caption: Chapters",
+        "    numbered: true",
+        "    chapters:",
+    ]
     lines += [f"      - file: book/{name}" for name in chapters]
-    lines += ["  - caption: Reference", "    chapters:", "      - file: book/glossary",
-              "      - file: book/bibliography"]
+    lines += [
+        "  - caption: Reference",
+        "    chapters:",
+        "      - file: book/glossary",
+        "      - file: book/bibliography",
+    ]
     (root / "_toc.yml").write_text("\n".join(lines) + "\n")
     print(f"_toc.yml of the copy lists {len(chapters)} chapters: {', '.join(chapters)}", flush=True)
 
@@ -85,8 +101,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chapter", default="book/sample.md", help="chapter to touch for the rebuild")
     parser.add_argument("--copy", action="store_true", help="build an export of HEAD in a temporary folder")
-    parser.add_argument("--all-chapters", action="store_true",
-                        help="with --copy: put every book/*.md chapter in the copy's _toc.yml")
+    parser.add_argument(
+        "--all-chapters", action="store_true", help="with --copy: put every book/*.md chapter in the copy's _toc.yml"
+    )
     args = parser.parse_args()
     if args.all_chapters and not args.copy:
         sys.exit("--all-chapters rewrites _toc.yml, so it needs --copy")
@@ -103,7 +120,7 @@ def main() -> None:
         sys.exit(f"--chapter {args.chapter}: no such file under {root}")
 
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
-    shutil.rmtree(root / "_build", ignore_errors=True)        # includes _build/.jupyter_cache
+    shutil.rmtree(root / "_build", ignore_errors=True)  # includes _build/.jupyter_cache
     shutil.rmtree(root / ".jupyter_cache", ignore_errors=True)
     try:
         cold = make_book(root, env)

@@ -1,20 +1,26 @@
-"""Latency of a live update of each demo at its default size (issue 4: p95 <= 150 ms).
+"""Latency of a live update of each demo at its default size (issue 15.6: cold p95 <= 1 s,
+warm p95 <= 150 ms, figures at 2x).
 
-    .venv/bin/python benchmarks/demos.py [--repeats 20]
+    .venv/bin/python benchmarks/demos.py [--repeats 20] [--cold-repeats 5] [--compute]
 
-A live update is what JupyterLab does when a control moves: ``render`` for the new
-values, the figure drawn to PNG, the output widget replaced. For each demo we build its
-live form, then move its first control to a neighbouring value and back, ``repeats``
-times, timing each move. The demos cache their computations per process
-(``functools.lru_cache``) and their drawings per combination of values. The last lines
-report a move with the computation cached but the drawing *not* (its cache cleared
-before every move): what a learner waits for on a state whose numbers are known but
-whose figure has not been drawn yet. Printed above them: `revisit` (both cached) and
-`first_render_ms`, the first view of a demo with every cache cleared, computation
-included (the warm-up demo trains two models there), and the update's CPU time (on a
-shared, loaded machine the wall-clock time includes waiting for a core).
+A live update is what JupyterLab does when a control moves: the view of the new values
+(from memory, from the on-disk view cache, or rendered and encoded now), turned into the
+output widget. For each demo, moving its first control from the default to each other
+value, we time:
 
-Ends with one line per demo: ``demo=<name> p50_ms=<x> p95_ms=<y>``.
+- ``cold``: the first visit of a state in a fresh kernel after ``make book`` — the build
+  has written every precomputed view to the cache (done here into a temporary directory,
+  by building the demo's static form, as the book build does); a new live demo, nothing
+  in memory, reads it from disk;
+- ``warm``: a state visited before in this kernel (its encoded image kept in memory);
+- ``redraw``: the numbers computed but the figure not drawn (no view cache): drawing
+  and encoding at 2x, what a state costs that the build did not precompute;
+- with ``--compute``: one first visit with every cache cleared (the numbers computed
+  too; the warm-up demo trains two models), for information.
+
+Wall-clock times on a shared machine include waiting for a core: the load average is
+printed before and after. Ends with one line per demo:
+``demo=<name> cold_p95_ms=<x> warm_p95_ms=<y> redraw_p95_ms=<z>``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import tempfile
 import time
 
 import matplotlib
@@ -29,6 +36,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from normlab import demos  # noqa: E402
+from normlab.page.widgets import CACHE_ENV  # noqa: E402
 
 
 def clear_caches(module) -> None:
@@ -42,51 +50,75 @@ def percentile(values, q):
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def forget_drawings(module) -> None:
-    for value in vars(module).values():
-        if callable(value) and hasattr(value, "cache_clear") and (
-                hasattr(value, "draw") or "png" in getattr(value, "__name__", "")):
-            value.cache_clear()
+def other_indices(demo) -> tuple[object, list[int]]:
+    control = next(iter(demo.controls.values()))
+    return control, [i for i in range(len(control.options)) if i != control.index]
 
 
-def bench(module, repeats: int) -> tuple[float, list[float], list[float]]:
-    clear_caches(module)
+def timed_move(control, index) -> float:
     start = time.perf_counter()
-    demo = module.demo(live=True)                      # first render at default values
-    first_ms = (time.perf_counter() - start) * 1e3
-    name, control = next(iter(demo.controls.items()))
-    default = control.index
-    neighbour = default + 1 if default + 1 < len(control.options) else default - 1
-    control.index = neighbour                          # visit once: computations cached
-    control.index = default
-    redraw, revisit, cpu = [], [], []
-    for i in range(2 * repeats):
-        if i < repeats:
-            forget_drawings(module)
-        start, start_cpu = time.perf_counter(), time.process_time()
-        control.index = neighbour if i % 2 == 0 else default
-        (redraw if i < repeats else revisit).append((time.perf_counter() - start) * 1e3)
-        if i < repeats:
-            cpu.append((time.process_time() - start_cpu) * 1e3)
-    return first_ms, redraw, revisit, cpu
+    control.index = index
+    return (time.perf_counter() - start) * 1e3
+
+
+def bench(module, repeats: int, cold_repeats: int, compute: bool) -> dict:
+    out = {}
+    if compute:
+        clear_caches(module)
+        os.environ[CACHE_ENV] = "off"
+        start = time.perf_counter()
+        module.demo(live=True)
+        out["compute_ms"] = (time.perf_counter() - start) * 1e3
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ[CACHE_ENV] = cache
+        module.demo(live=False)  # the book build writes every view
+        cold = []
+        for _ in range(cold_repeats):
+            demo = module.demo(live=True)  # a fresh kernel's demo: empty memory
+            control, others = other_indices(demo)
+            cold += [timed_move(control, i) for i in others]
+        # warm: the same demo, states already seen
+        control, others = other_indices(demo)
+        default = next(i for i in range(len(control.options)) if i not in others)
+        warm = []
+        for k in range(repeats):
+            warm.append(timed_move(control, others[k % len(others)]))
+            warm.append(timed_move(control, default))
+    os.environ[CACHE_ENV] = "off"  # numbers cached in memory, no views
+    redraw = []
+    for _ in range(max(1, cold_repeats)):
+        demo = module.demo(live=True)
+        control, others = other_indices(demo)
+        redraw += [timed_move(control, i) for i in others]
+    out.update(cold=cold, warm=warm, redraw=redraw)
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=20, help="warm moves per demo (x2)")
+    parser.add_argument(
+        "--cold-repeats", type=int, default=5, help="fresh live demos per demo, each visiting every other state once"
+    )
+    parser.add_argument("--compute", action="store_true", help="also time one fully cold first view")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     results = {}
     for name, module in demos.DEMOS.items():
-        first_ms, times, revisit, cpu = bench(module, args.repeats)
-        results[name] = times
-        print(f"{name:<14} first_render_ms={first_ms:.0f} (caches cleared)  "
-              f"update p50={statistics.median(times):.0f} max={max(times):.0f} ms "
-              f"(cpu p50={statistics.median(cpu):.0f} ms)  "
-              f"revisit p50={statistics.median(revisit):.1f} ms", flush=True)
+        r = results[name] = bench(module, args.repeats, args.cold_repeats, args.compute)
+        extra = f"  compute_first_view_ms={r['compute_ms']:.0f}" if "compute_ms" in r else ""
+        print(
+            f"{name:<14} cold p50={statistics.median(r['cold']):.0f} ms ({len(r['cold'])} runs)  "
+            f"warm p50={statistics.median(r['warm']):.1f} ms ({len(r['warm'])} runs)  "
+            f"redraw p50={statistics.median(r['redraw']):.0f} ms ({len(r['redraw'])} runs){extra}",
+            flush=True,
+        )
     print(f"load average after: {os.getloadavg()[0]:.1f}")
-    for name, times in results.items():
-        print(f"demo={name} p50_ms={statistics.median(times):.1f} p95_ms={percentile(times, 95):.1f}")
+    for name, r in results.items():
+        print(
+            f"demo={name} cold_p95_ms={percentile(r['cold'], 95):.1f} "
+            f"warm_p95_ms={percentile(r['warm'], 95):.1f} redraw_p95_ms={percentile(r['redraw'], 95):.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -4,21 +4,33 @@
     block = PreNormBlock(d_model=64, n_heads=4, d_ff=256)   # y = x + F(LN(x))
 
 The public names below are imported on first use (PEP 562), so tools that need no
-torch, such as ``python -m normlab.build`` or ``python -m normlab.assets``, start fast.
+torch, such as ``python -m normlab.book.build`` or ``python -m normlab.book.assets``, start fast.
 """
 
 from importlib import import_module
+from importlib.util import find_spec
 
 _PUBLIC = {
-    "analysis": ["activation_norms_by_layer", "grad_norms_by_layer", "seed_everything"],
-    "attention": ["MultiHeadSelfAttention"],
-    "blocks": ["BLOCKS", "PLACEMENTS", "Block", "PostNormBlock", "PreNormBlock", "SandwichBlock",
-               "ResPostNormBlock", "DeepNormBlock", "ParallelBlock"],
-    "feedforward": ["FeedForward"],
-    "norms": ["NORMS", "RMSNorm", "ScaleNorm", "make_norm"],
-    "shapes": ["ShapeError"],
-    "stack": ["TransformerStack"],
-    "trace": ["TraceStep", "format_trace", "trace_shapes"],
+    "studies.analysis": ["activation_norms_by_layer", "grad_norms_by_layer", "seed_everything"],
+    "nn.attention": ["MultiHeadSelfAttention", "RotaryEmbedding"],
+    "nn.blocks": [
+        "BLOCKS",
+        "PLACEMENTS",
+        "Block",
+        "PostNormBlock",
+        "PreNormBlock",
+        "SandwichBlock",
+        "ResPostNormBlock",
+        "DeepNormBlock",
+        "ParallelBlock",
+        "BlockConfig",
+    ],
+    "nn.feedforward": ["FeedForward", "GatedFeedForward"],
+    "nn.hf": ["from_hf", "from_hf_model"],
+    "nn.norms": ["NORMS", "RMSNorm", "ScaleNorm", "make_norm"],
+    "nn.shapes": ["ShapeError"],
+    "nn.stack": ["TransformerStack"],
+    "nn.trace": ["TraceStep", "format_trace", "trace_shapes"],
 }
 _MODULE_OF = {name: module for module, names in _PUBLIC.items() for name in names}
 __all__ = sorted(_MODULE_OF)
@@ -26,9 +38,11 @@ __all__ = sorted(_MODULE_OF)
 
 def __getattr__(name: str):
     if name not in _MODULE_OF:
+        if find_spec(f"{__name__}.{name}") is not None:  # a submodule: `normlab.quiz.show(...)`
+            return import_module(f".{name}", __name__)
         raise AttributeError(f"module 'normlab' has no attribute {name!r}")
     value = getattr(import_module(f".{_MODULE_OF[name]}", __name__), name)
-    globals()[name] = value   # later look-ups skip this function
+    globals()[name] = value  # later look-ups skip this function
     return value
 
 

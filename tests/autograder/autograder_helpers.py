@@ -1,18 +1,17 @@
 """Helpers for the autograder tests (a unique module name: several test folders have a
 conftest.py): the fixture assignment ps1, synthetic submissions, and reading back what
 the grader decided.  The pytest fixtures themselves are in conftest.py."""
+
 import json
 import os
 import shutil
-import sys
 
 import nbformat
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, REPO)
+from autograder.course import Course, release
+from autograder.synthetic import fill, solution_answers, write_submission
 
-from autograder.course import Course, release  # noqa: E402
-from autograder.synthetic import fill, solution_answers, write_submission  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 FIXTURES = os.path.join(REPO, "tests", "autograder", "fixtures")
 ASSIGNMENT = "ps1"

@@ -3,6 +3,7 @@ release -> 10 synthetic students downloaded from an LMS -> collect -> grade --jo
 export -> the expected CSV; the same CSV with --jobs 1; feedback without hidden tests;
 a re-run grades nothing.  Expected scores are derived from the released max points, so
 the test follows the exercises when their points change."""
+
 import csv
 import html
 import io
@@ -66,12 +67,16 @@ def class_downloads(course, folder):
         right = solution_answers(source)
         first = answer_cells(nbformat.read(source, as_version=4))[0]
 
-        def wrong_first(text):
+        def wrong_first(text, release=release, right=right, first=first):
             return fill(release, {**right, first: text})
 
         put("s01_correct", assignment, fill(release, right), "full")
-        put("s02_partial", assignment, fill(release, right) if assignment in a[:2] else fill(release, {}),
-            "full" if assignment in a[:2] else "zero")
+        put(
+            "s02_partial",
+            assignment,
+            fill(release, right) if assignment in a[:2] else fill(release, {}),
+            "full" if assignment in a[:2] else "zero",
+        )
         put("s03_unanswered", assignment, fill(release, {}), "zero")
         put("s04_broken", assignment, fill(release, {gid: "def oops(:\n    pass" for gid in right}), "zero")
         if assignment == a[0]:
@@ -82,23 +87,46 @@ def class_downloads(course, folder):
             put("s06_badjson", assignment, '{"cells": [', "zero")
         else:
             put("s06_badjson", assignment, fill(release, right), "full")
-        put("s07_hostile", assignment, fill(release, {gid: (
-            "import torch, builtins\nfrom normlab import checks\n"
-            "torch.allclose = lambda *a, **k: True\ntorch.testing.assert_close = lambda *a, **k: None\n"
-            "checks.expect = lambda *a, **k: None\nbuiltins.print = lambda *a, **k: None") for gid in right}),
-            "zero")
-        put("s08_loop", assignment, wrong_first("while True:\n    pass") if assignment == a[1]
-            else fill(release, right), "zero" if assignment == a[1] else "full")
-        put("s09_exit", assignment, wrong_first("import os\nos._exit(1)") if assignment == a[2]
-            else fill(release, right), "zero" if assignment == a[2] else "full")
+        put(
+            "s07_hostile",
+            assignment,
+            fill(
+                release,
+                {
+                    gid: (
+                        "import torch, builtins\nfrom normlab import checks\n"
+                        "torch.allclose = lambda *a, **k: True\ntorch.testing.assert_close = lambda *a, **k: None\n"
+                        "checks.expect = lambda *a, **k: None\nbuiltins.print = lambda *a, **k: None"
+                    )
+                    for gid in right
+                },
+            ),
+            "zero",
+        )
+        put(
+            "s08_loop",
+            assignment,
+            wrong_first("while True:\n    pass") if assignment == a[1] else fill(release, right),
+            "zero" if assignment == a[1] else "full",
+        )
+        put(
+            "s09_exit",
+            assignment,
+            wrong_first("import os\nos._exit(1)") if assignment == a[2] else fill(release, right),
+            "zero" if assignment == a[2] else "full",
+        )
         tampered = fill(release, right)
         for cell in tampered.cells:
             if cell.metadata.get("nbgrader", {}).get("grade"):
                 cell.source = "pass"
         tampered.cells.reverse()
         put("s10_tampered", assignment, tampered, "full")
-    statuses = {("s05_missing", a[1]): "missing notebook", ("s06_badjson", a[0]): "invalid JSON",
-                ("s08_loop", a[1]): "still running after 8 s", ("s09_exit", a[2]): "kernel died"}
+    statuses = {
+        ("s05_missing", a[1]): "missing notebook",
+        ("s06_badjson", a[0]): "invalid JSON",
+        ("s08_loop", a[1]): "still running after 8 s",
+        ("s09_exit", a[2]): "kernel died",
+    }
     return expected, statuses
 
 
@@ -160,8 +188,10 @@ def test_grades_csv_has_the_expected_scores(graded_twice):
 @needs_exercises
 def test_same_csv_with_one_job(graded_twice):
     two, one, _, _ = graded_twice
-    with open(os.path.join(two.state_dir, "export", "grades.csv")) as f2, \
-            open(os.path.join(one.state_dir, "export", "grades.csv")) as f1:
+    with (
+        open(os.path.join(two.state_dir, "export", "grades.csv")) as f2,
+        open(os.path.join(one.state_dir, "export", "grades.csv")) as f1,
+    ):
         assert f2.read() == f1.read()
 
 
@@ -169,7 +199,8 @@ def test_same_csv_with_one_job(graded_twice):
 def test_difficulty_table_and_histogram(graded_twice):
     course = graded_twice[0]
     rows = read_csv(os.path.join(course.state_dir, "export", "questions.csv"))
-    assert rows and all(r["submissions"] == "10" for r in rows)
+    first = course.released()[0]  # s05_missing submitted only the first assignment: not a zero elsewhere
+    assert rows and all(r["submissions"] == ("10" if r["assignment"] == first else "9") for r in rows), rows
     assert all(0.0 <= float(r["full_marks_share"]) <= 1.0 for r in rows)
     for assignment in course.released():
         with open(os.path.join(course.state_dir, "export", f"histogram_{assignment}.png"), "rb") as f:
@@ -178,8 +209,12 @@ def test_difficulty_table_and_histogram(graded_twice):
 
 def _hidden_test_lines(course):
     """Lines of hidden tests that appear nowhere in what students were given."""
-    released = "\n".join(cell.source for a in course.released() for nb in course.notebooks(a)
-                         for cell in nbformat.read(course.release_notebook(a, nb), as_version=4).cells)
+    released = "\n".join(
+        cell.source
+        for a in course.released()
+        for nb in course.notebooks(a)
+        for cell in nbformat.read(course.release_notebook(a, nb), as_version=4).cells
+    )
     lines = set()
     for assignment in course.released():
         for notebook in course.notebooks(assignment):
@@ -202,9 +237,13 @@ def test_feedback_html_contains_no_hidden_test_text(graded_twice):
     course = graded_twice[0]
     hidden = _hidden_test_lines(course)
     assert hidden
-    pages = [os.path.join(folder, f) for folder, _, files in os.walk(course.path("feedback"))
-             for f in files if f.endswith(".html")]
-    assert len(pages) == 10 * len(course.released())   # one per student and notebook, gradable or not
+    pages = [
+        os.path.join(folder, f)
+        for folder, _, files in os.walk(course.path("feedback"))
+        for f in files
+        if f.endswith(".html")
+    ]
+    assert len(pages) == 10 * len(course.released())  # one per student and notebook, gradable or not
     first = course.released()[0]
     with open(course.path("feedback", "s06_badjson", first, course.notebooks(first)[0] + ".html")) as f:
         assert "could not be graded: invalid JSON" in f.read()
@@ -225,8 +264,13 @@ def test_rerun_grades_only_changed_submissions(graded_twice, capsys):
     assignment = course.released()[0]
     [notebook] = course.notebooks(assignment)
     path = course.submitted_notebook("s03_unanswered", assignment, notebook)
-    nbformat.write(fill(course.release_notebook(assignment, notebook),
-                        solution_answers(course.source_notebook(assignment, notebook))), path)
+    nbformat.write(
+        fill(
+            course.release_notebook(assignment, notebook),
+            solution_answers(course.source_notebook(assignment, notebook)),
+        ),
+        path,
+    )
     run(course.root, "grade", "--jobs", "2", *GRADE_ARGS)
     out = capsys.readouterr().out
     assert "1 to grade" in out and "graded 1," in out
@@ -235,6 +279,7 @@ def test_rerun_grades_only_changed_submissions(graded_twice, capsys):
 def test_collect_zip_and_submitted_layout(fresh_course, tmp_path):
     """A zip of LMS downloads and nbgrader's submitted/ layout; unknown names reported."""
     from autograder.collect import collect
+
     klass = Class(fresh_course)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -255,8 +300,22 @@ def test_db_url_points_the_gradebook_elsewhere(tmp_path):
     """--db-url is handed to nbgrader as is (sqlite here; a postgresql:// URL works the same
     way through SQLAlchemy); nothing is written to the default gradebook."""
     from autograder_helpers import FIXTURES
+
     db = tmp_path / "elsewhere" / "gradebook.db"
     db.parent.mkdir()
-    assert cli(["--course", str(tmp_path / "course"), "--exercises", FIXTURES, "--db-url", f"sqlite:///{db}",
-                "release", "ps1"]) == 0
+    assert (
+        cli(
+            [
+                "--course",
+                str(tmp_path / "course"),
+                "--exercises",
+                FIXTURES,
+                "--db-url",
+                f"sqlite:///{db}",
+                "release",
+                "ps1",
+            ]
+        )
+        == 0
+    )
     assert db.exists() and not (tmp_path / "course" / "gradebook.db").exists()

@@ -1,17 +1,34 @@
 """One test per item of the hostile list (issue 7): every kind gets a deterministic
 score with a clear reason, the other submissions are unaffected and the gradebook
 stays intact.  All hostile submissions are graded together in ONE run (--jobs 2),
-which is itself part of the claim: none of them disturbs the others."""
+which is itself part of the claim: none of them disturbs the others.  Memory bombs get a
+second run of their own (beside an honest classmate) with a cell timeout far above the time
+needed to fill the memory limit, so that only the limit can end them."""
+
+import base64
+import codecs
+import copy
+import glob
 import os
 import socket
 import sqlite3
+import sys
 import threading
 from pathlib import Path
 
 import nbformat
 import pytest
-from autograder_helpers import (ASSIGNMENT, FIXTURES, REPO, Class, all_output_text, autograded, cell_by_id,
-                                copy_course, report)
+from autograder_helpers import (
+    ASSIGNMENT,
+    FIXTURES,
+    REPO,
+    Class,
+    all_output_text,
+    autograded,
+    cell_by_id,
+    copy_course,
+    report,
+)
 
 from autograder.collect import collect
 from autograder.grade import grade
@@ -21,9 +38,12 @@ pytestmark = pytest.mark.slow
 
 WRONG_SHAPE = "def layer_norm(x, eps=1e-5):\n    return x.sum(-1)"
 IDENTITY = "def layer_norm(x, eps=1e-5):\n    return x"
-CORRECT_LN = ("def layer_norm(x, eps=1e-5):\n    mean = x.mean(-1, keepdim=True)\n"
-              "    return (x - mean) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + eps)")
-SNOOP = """import glob, os
+CORRECT_LN = (
+    "def layer_norm(x, eps=1e-5):\n    mean = x.mean(-1, keepdim=True)\n"
+    "    return (x - mean) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + eps)"
+)
+SNOOP = (
+    """import glob, os
 found = {}
 for path in {paths!r} + [p for p in glob.glob('/tmp/ag-kernel-*/*.ipynb') if not p.startswith(os.getcwd())]:
     try:
@@ -34,7 +54,14 @@ for path in {paths!r} + [p for p in glob.glob('/tmp/ag-kernel-*/*.ipynb') if not
 print(found)
 print('cwd:', sorted(n for n in os.listdir('.') if not n.startswith('.')))
 print('tmp holds', len(os.listdir('/tmp')), 'entries,', len(glob.glob('/tmp/ag-kernel-*')), 'kernel folders')
-""" + CORRECT_LN
+print('root:', sorted(os.listdir('/')))
+print('sockets:', glob.glob('/run/postgresql/*') + glob.glob('/var/run/postgresql/*') + glob.glob('/tmp/.s.PGSQL*'))
+pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())
+print('pids:', pids)
+print('cmdlines:', [open(f'/proc/{p}/cmdline', 'rb').read().replace(b'\\0', b' ') for p in pids])
+"""
+    + CORRECT_LN
+)
 
 
 class Listener:
@@ -66,6 +93,21 @@ class Listener:
         self.sock.close()
 
 
+def _memory_cgroup():
+    from autograder.sandbox import Cgroups
+
+    cgroups = Cgroups(1, 1)
+    cgroups.close()
+    return cgroups.version
+
+
+# A real (cgroup) memory limit can be low (an honest kernel here peaks at ~50 MB); the
+# address-space fallback must leave room for torch's ~1.3 GB of mappings.
+MEMORY_MB = 1200 if os.geteuid() == 0 and _memory_cgroup() else 2000
+MEMORY_BOMB_MB = 300 if MEMORY_MB == 1200 else 2000
+MEMORY_BOMB = "hoard = []\nwhile True:\n    hoard.append(torch.ones(2 ** 24))   # 64 MB, touched\n"
+
+
 def drop(grade_id):
     return lambda nb: nb.cells.remove(cell_by_id(nb, grade_id))
 
@@ -74,7 +116,65 @@ def duplicate_answer_then_break(nb):
     answer = cell_by_id(nb, "layer_norm")
     copy_ = nbformat.from_dict(dict(answer))
     copy_.source = IDENTITY
-    nb.cells.append(copy_)   # the copy comes last: executed, it would redefine layer_norm
+    nb.cells.append(copy_)  # the copy comes last: executed, it would redefine layer_norm
+
+
+def paste_fixed_copy(nb):
+    """JupyterLab's copy + paste keeps the nbgrader metadata: the student pasted the cell,
+    fixed the copy and left the wrong original above it."""
+    answer = cell_by_id(nb, "layer_norm")
+    fixed = nbformat.from_dict(copy.deepcopy(dict(answer)))
+    answer.source = IDENTITY
+    fixed.source = CORRECT_LN
+    fixed.id = "pasted-copy"
+    nb.cells.insert(nb.cells.index(answer) + 1, fixed)
+
+
+def extra_cell_after(grade_id, source):
+    def edit(nb):
+        nb.cells.insert(nb.cells.index(cell_by_id(nb, grade_id)) + 1, nbformat.v4.new_code_cell(source))
+
+    return edit
+
+
+def extra_cell_at_end(source):
+    return lambda nb: nb.cells.append(nbformat.v4.new_code_cell(source))
+
+
+HISTORY = """import base64, codecs, linecache
+seen = '\\n'.join(str(v) for v in (In, _ih, Out, _i, _ii, _iii))
+seen += '\\n'.join(''.join(entry[2]) for entry in linecache.cache.values() if len(entry) > 2 and entry[2])
+print(seen)
+print(codecs.encode(seen, 'rot13'))
+print(base64.b64encode(seen.encode()).decode())
+print(seen[::-1])
+"""
+STASH = """import sys
+stash = []
+def layer_norm(x, eps=1e-5):
+    caller = sys._getframe(1)   # the test cell that called me: its constants hold the hidden messages
+    stash.append(repr(caller.f_code.co_consts))
+    stash.extend(linecache.getlines(caller.f_code.co_filename))
+    mean = x.mean(-1, keepdim=True)
+    return (x - mean) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + eps)
+import linecache
+"""
+LEAK_STASH = """import base64, codecs
+text = '\\n'.join(stash)
+print(text)
+print(codecs.encode(text, 'rot13'))
+print(base64.b64encode(text.encode()).decode())
+print(text[::-1])
+print(text.encode().hex())
+"""
+LEFTOVER = """import os, subprocess, sys
+subprocess.Popen(['sleep', '4242'], start_new_session=True)      # a new session: not in the kernel's group
+if os.fork() == 0:                                                # a double-forked daemon
+    os.setsid()
+    if os.fork() == 0:
+        os.execv('/usr/bin/sleep', ['sleep', '4243'])
+    os._exit(0)
+"""
 
 
 def edit_tests(nb):
@@ -90,13 +190,21 @@ def edit_setup(nb):
 def graded(released_course, tmp_path_factory):
     course = copy_course(released_course, tmp_path_factory.mktemp("hostile") / "course")
     klass = Class(course)
-    listener = Listener()
-    gradebook = course.db_url[len("sqlite:///"):]
-    snoop_paths = [course.source_notebook(ASSIGNMENT, "layernorm"),
-                   os.path.join(FIXTURES, ASSIGNMENT, "layernorm.ipynb"),
-                   course.submitted_notebook("alice", ASSIGNMENT, "layernorm"),
-                   os.path.join(REPO, "tests", "autograder", "conftest.py"), gradebook]
     ln, rms = "layernorm", "rmsnorm"
+    listener = Listener()
+    gradebook = course.db_url[len("sqlite:///") :]
+    downloads = tmp_path_factory.mktemp("lms-downloads")  # the instructor's LMS download folder
+    nbformat.write(klass.notebook(ln), downloads / "carol_layernorm.ipynb")
+    snoop_paths = [
+        str(downloads / "carol_layernorm.ipynb"),
+        os.path.join(REPO, "exercises"),
+        os.path.join(REPO, "exercises", "ordering", "ordering.ipynb"),
+        course.source_notebook(ASSIGNMENT, "layernorm"),
+        os.path.join(FIXTURES, ASSIGNMENT, "layernorm.ipynb"),
+        course.submitted_notebook("alice", ASSIGNMENT, "layernorm"),
+        os.path.join(REPO, "tests", "autograder", "conftest.py"),
+        gradebook,
+    ]
     klass.submit_all_correct("alice")
     submissions = {
         "h_invalid_json": (ln, '{"cells": [{"cell_type": "code", "source": "print(1)"'),
@@ -105,65 +213,237 @@ def graded(released_course, tmp_path_factory):
         "h_duplicated": (ln, klass.notebook(ln, edit=duplicate_answer_then_break)),
         "h_reordered": (ln, klass.notebook(ln, edit=lambda nb: nb.cells.reverse())),
         "h_edited_test": (ln, klass.notebook(ln, {"layer_norm": WRONG_SHAPE}, edit=edit_tests)),
-        "h_edited_locked": (ln, klass.notebook(
-            ln, {"layer_norm": "def layer_norm(x, eps=1e-5):\n    return torch.zeros_like(x)"}, edit=edit_setup)),
+        "h_edited_locked": (
+            ln,
+            klass.notebook(
+                ln, {"layer_norm": "def layer_norm(x, eps=1e-5):\n    return torch.zeros_like(x)"}, edit=edit_setup
+            ),
+        ),
         "h_timeout": (rms, klass.notebook(rms, {"rms_norm": "while True:\n    pass"})),
-        "h_memory": (ln, klass.notebook(ln, {"layer_norm": "hoard = []\nwhile True:\n"
-                                                          "    hoard.append(bytearray(10**8))\n" + CORRECT_LN})),
         "h_sys_exit": (ln, klass.notebook(ln, {"layer_norm": "import sys\nsys.exit('bye')\n" + CORRECT_LN})),
         "h_os_exit": (ln, klass.notebook(ln, {"layer_norm": "import os\nos._exit(3)"})),
         "h_crash": (ln, klass.notebook(ln, {"layer_norm": "import ctypes\nctypes.string_at(0)"})),
         "h_output": (ln, klass.notebook(ln, {"layer_norm": CORRECT_LN + "\nprint('spam ' * 2_000_000)"})),
         "h_allclose": (ln, klass.notebook(ln, {"layer_norm": "torch.allclose = lambda *a, **k: True\n" + IDENTITY})),
-        "h_testing": (rms, klass.notebook(rms, {"rms_norm": (
-            "torch.testing.assert_close = lambda *a, **k: None\ncalls = []\n"
-            "def rms_norm(x, eps=1e-6):  # right for the two visible calls only\n"
-            "    calls.append(1)\n"
-            "    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) if len(calls) <= 2 else x")})),
-        "h_builtins": (ln, klass.notebook(ln, {"layer_norm": "import builtins\nbuiltins.tuple = lambda *a: ()\n"
-                                                             + WRONG_SHAPE})),
-        "h_helpers": (rms, klass.notebook(rms, {"rms_norm": (
-            "import normlab\nnormlab.RMSNorm = lambda d: (lambda t: rms_norm(t))\n"
-            "def rms_norm(x, eps=1e-6):\n    return 1.5 * x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)")})),
-        "h_subclass": (ln, klass.notebook(ln, {"layer_norm": (
-            "class Liar(torch.Tensor):\n"
-            "    @classmethod\n"
-            "    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
-            "        if func is torch.allclose:\n"
-            "            return True\n"
-            "        return super().__torch_function__(func, types, args, kwargs or {})\n"
-            "def layer_norm(x, eps=1e-5):\n    return torch.zeros_like(x).as_subclass(Liar)")})),
-        "h_mode": (ln, klass.notebook(ln, {"layer_norm": (
-            "from torch.overrides import TorchFunctionMode\n"
-            "class Yes(TorchFunctionMode):\n"
-            "    def __torch_function__(self, func, types, args=(), kwargs=None):\n"
-            "        return True if func is torch.allclose else func(*args, **(kwargs or {}))\n"
-            "Yes().__enter__()\n" + IDENTITY)})),
-        "h_swallow": (ln, klass.notebook(ln, {"layer_norm": (
-            "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)\n" + WRONG_SHAPE)})),
-        "h_mid_test": (ln, klass.notebook(ln, {"layer_norm": (
-            "def layer_norm(x, eps=1e-5):\n    torch.allclose = lambda *a, **k: True\n    return x")})),
+        "h_testing": (
+            rms,
+            klass.notebook(
+                rms,
+                {
+                    "rms_norm": (
+                        "torch.testing.assert_close = lambda *a, **k: None\ncalls = []\n"
+                        "def rms_norm(x, eps=1e-6):  # right for the two visible calls only\n"
+                        "    calls.append(1)\n"
+                        "    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) if len(calls) <= 2 else x"
+                    )
+                },
+            ),
+        ),
+        "h_builtins": (
+            ln,
+            klass.notebook(ln, {"layer_norm": "import builtins\nbuiltins.tuple = lambda *a: ()\n" + WRONG_SHAPE}),
+        ),
+        "h_helpers": (
+            rms,
+            klass.notebook(
+                rms,
+                {
+                    "rms_norm": (
+                        "import normlab\nnormlab.RMSNorm = lambda d: (lambda t: rms_norm(t))\n"
+                        "def rms_norm(x, eps=1e-6):\n    return 1.5 * x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)"
+                    )
+                },
+            ),
+        ),
+        "h_subclass": (
+            ln,
+            klass.notebook(
+                ln,
+                {
+                    "layer_norm": (
+                        "class Liar(torch.Tensor):\n"
+                        "    @classmethod\n"
+                        "    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
+                        "        if func is torch.allclose:\n"
+                        "            return True\n"
+                        "        return super().__torch_function__(func, types, args, kwargs or {})\n"
+                        "def layer_norm(x, eps=1e-5):\n    return torch.zeros_like(x).as_subclass(Liar)"
+                    )
+                },
+            ),
+        ),
+        "h_mode": (
+            ln,
+            klass.notebook(
+                ln,
+                {
+                    "layer_norm": (
+                        "from torch.overrides import TorchFunctionMode\n"
+                        "class Yes(TorchFunctionMode):\n"
+                        "    def __torch_function__(self, func, types, args=(), kwargs=None):\n"
+                        "        return True if func is torch.allclose else func(*args, **(kwargs or {}))\n"
+                        "Yes().__enter__()\n" + IDENTITY
+                    )
+                },
+            ),
+        ),
+        "h_swallow": (
+            ln,
+            klass.notebook(
+                ln,
+                {
+                    "layer_norm": (
+                        "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)\n" + WRONG_SHAPE
+                    )
+                },
+            ),
+        ),
+        "h_mid_test": (
+            ln,
+            klass.notebook(
+                ln,
+                {
+                    "layer_norm": (
+                        "def layer_norm(x, eps=1e-5):\n    torch.allclose = lambda *a, **k: True\n    return x"
+                    )
+                },
+            ),
+        ),
         "h_snoop": (ln, klass.notebook(ln, {"layer_norm": SNOOP.replace("{paths!r}", repr(snoop_paths))})),
-        "h_gradebook": (ln, klass.notebook(ln, {"layer_norm": (
-            f"import sqlite3\nattempts = []\n"
-            f"for action in (lambda: sqlite3.connect({gradebook!r}).execute('update grade set auto_score = 99'),\n"
-            f"               lambda: open({gradebook!r}, 'w')):\n"
-            f"    try:\n        action()\n        attempts.append('WROTE')\n"
-            f"    except Exception as exc:\n        attempts.append(type(exc).__name__)\n"
-            f"print(attempts)\n" + CORRECT_LN)})),
-        "h_network": (ln, klass.notebook(ln, {"layer_norm": (
-            f"import socket\nresults = []\nfor address in [('127.0.0.1', {listener.port}), ('pypi.org', 443)]:\n"
-            f"    try:\n        socket.create_connection(address, timeout=2)\n        results.append('CONNECTED')\n"
-            f"    except OSError as exc:\n        results.append(type(exc).__name__)\nprint(results)\n" + CORRECT_LN)})),
-        "h_warning": (ln, klass.notebook(ln, {"layer_norm": (
-            "def layer_norm(x, eps=1e-5):\n    x = torch.tensor(x)  # UserWarning: copy construct from a tensor\n"
-            "    mean = x.mean(-1, keepdim=True)\n"
-            "    return (x - mean) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + eps)")})),
+        "h_gradebook": (
+            ln,
+            klass.notebook(
+                ln,
+                {
+                    "layer_norm": (
+                        f"import sqlite3\nattempts = []\n"
+                        f"for action in (lambda: sqlite3.connect({gradebook!r}).execute('update grade set auto_score = 99'),\n"
+                        f"               lambda: open({gradebook!r}, 'w')):\n"
+                        f"    try:\n        action()\n        attempts.append('WROTE')\n"
+                        f"    except Exception as exc:\n        attempts.append(type(exc).__name__)\n"
+                        f"print(attempts)\n" + CORRECT_LN
+                    )
+                },
+            ),
+        ),
+        "h_network": (
+            ln,
+            klass.notebook(
+                ln,
+                {
+                    "layer_norm": (
+                        f"import socket\nresults = []\nfor address in [('127.0.0.1', {listener.port}), ('pypi.org', 443)]:\n"
+                        f"    try:\n        socket.create_connection(address, timeout=2)\n        results.append('CONNECTED')\n"
+                        f"    except OSError as exc:\n        results.append(type(exc).__name__)\nprint(results)\n"
+                        + CORRECT_LN
+                    )
+                },
+            ),
+        ),
+        "h_flood_then_fail": (
+            ln,
+            klass.notebook(
+                ln,
+                {
+                    "layer_norm": (
+                        "def layer_norm(x, eps=1e-5):\n    print('x' * 25_000)   # floods the test's output\n    return x"
+                    )
+                },
+            ),
+        ),
+        "h_clear_output": (
+            ln,
+            klass.notebook(
+                ln,
+                {
+                    "layer_norm": (
+                        "from IPython.display import clear_output\n"
+                        "def layer_norm(x, eps=1e-5):\n    print('y' * 15_000)\n    clear_output()\n"
+                        "    print('z' * 15_000)\n    return x"
+                    )
+                },
+            ),
+        ),
+        "h_code_swap": (
+            rms,
+            klass.notebook(
+                rms,
+                {
+                    "rms_norm": (
+                        "torch.testing.assert_close.__code__ = (lambda *a, **k: None).__code__   # same function object\n"
+                        "calls = []\n"
+                        "def rms_norm(x, eps=1e-6):  # right for the two visible calls only\n"
+                        "    calls.append(1)\n"
+                        "    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) if len(calls) <= 2 else x"
+                    )
+                },
+            ),
+        ),
+        "h_unhook": (
+            ln,
+            klass.notebook(
+                ln,
+                {
+                    "layer_norm": (
+                        "ip = get_ipython()\n"
+                        "for callback in list(ip.events.callbacks['post_run_cell']):\n"
+                        "    ip.events.unregister('post_run_cell', callback)\n"
+                        "torch.allclose = lambda *a, **k: True\n" + IDENTITY
+                    )
+                },
+            ),
+        ),
+        "h_fake_guard": (
+            ln,
+            klass.notebook(
+                ln,
+                {
+                    "layer_norm": (
+                        "import sys\nip = get_ipython()\n"
+                        "for callback in list(ip.events.callbacks['post_run_cell']):\n"
+                        "    ip.events.unregister('post_run_cell', callback)\n"
+                        "guard = sys.modules['autograder.harness']\n"
+                        "guard.answer = lambda nonce, what, *args: '\"\"\\n' + '0' * 64   # 'nothing was replaced'\n"
+                        "torch.allclose = lambda *a, **k: True\n" + IDENTITY
+                    )
+                },
+            ),
+        ),
+        "h_pasted_fix": (ln, klass.notebook(ln, edit=paste_fixed_copy)),
+        "h_slow_extra": (ln, klass.notebook(ln, edit=extra_cell_after("layer_norm_setup", "while True:\n    pass"))),
+        "h_stubborn": (
+            ln,
+            klass.notebook(
+                ln,
+                {
+                    "layer_norm": (
+                        "while True:\n    try:\n        while True:\n            pass\n"
+                        "    except KeyboardInterrupt:\n        pass"
+                    )
+                },
+            ),
+        ),
+        "h_history": (ln, klass.notebook(ln, edit=extra_cell_at_end(HISTORY))),
+        "h_stash": (ln, klass.notebook(ln, {"layer_norm": STASH}, edit=extra_cell_at_end(LEAK_STASH))),
+        "h_leftover": (ln, klass.notebook(ln, {"layer_norm": LEFTOVER + CORRECT_LN})),
+        "h_warning": (
+            ln,
+            klass.notebook(
+                ln,
+                {
+                    "layer_norm": (
+                        "def layer_norm(x, eps=1e-5):\n    x = torch.tensor(x)  # UserWarning: copy construct from a tensor\n"
+                        "    mean = x.mean(-1, keepdim=True)\n"
+                        "    return (x - mean) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + eps)"
+                    )
+                },
+            ),
+        ),
     }
     klass.submit("h_missing", rms, klass.notebook(rms))
     for student, (notebook, content) in submissions.items():
         klass.submit(student, notebook, content)
-    limits = Limits(timeout=8, memory_bytes=2000 * 2 ** 20)
+    limits = Limits(timeout=6, memory_bytes=MEMORY_MB * 2**20, interrupt_grace=3)
     summary = grade(course, [ASSIGNMENT], jobs=2, limits=limits, log=lambda *_: None)
     listener.close()
     return course, summary, listener
@@ -177,6 +457,9 @@ def expect(graded, student, score, status=None, reason=None, note=None, notebook
     """The report entry of one hostile submission: its score, and the words that explain it."""
     entry = result(graded[0], student, notebook)
     assert entry["score"] == score, entry
+    for classmate_notebook in ("layernorm", "rmsnorm", "prenorm"):  # the honest classmate, same run
+        classmate = result(graded[0], "alice", classmate_notebook)
+        assert (classmate["score"], classmate["status"], classmate["flags"]) == (3.0, "graded", []), classmate
     if status:
         assert entry["status"] == status, entry
     if reason:
@@ -221,29 +504,90 @@ def test_deleted_cells(graded):
     expect(graded, "h_deleted", 3.0, note="deleted test/locked cell(s) layer_norm_shape: restored")
 
 
-def test_duplicated_cells(graded):   # the broken later copy is not run
-    expect(graded, "h_duplicated", 3.0, note="duplicated cell(s) layer_norm: only the first copy was used")
+def test_duplicated_cells(graded):  # the broken copy after the tests is not run
+    expect(graded, "h_duplicated", 3.0, note="duplicated cell layer_norm (2 copies): graded copy 1 of 2")
+
+
+def test_pasted_answer_cell_grades_the_fixed_copy(graded):  # item 9: the first copy (identity) would give 1
+    expect(
+        graded,
+        "h_pasted_fix",
+        3.0,
+        "graded",
+        note="duplicated cell layer_norm (2 copies): graded copy 2 of 2, the last one before its test",
+    )
 
 
 def test_reordered_cells(graded):
     expect(graded, "h_reordered", 3.0, note="reordered")
 
 
-def test_edited_test_cells(graded):   # `pass` would have given 3
-    expect(graded, "h_edited_test", 0.0,
-           note="edited test/locked cell(s) layer_norm_shape, layer_norm_values: restored")
+def test_edited_test_cells(graded):  # `pass` would have given 3
+    expect(
+        graded, "h_edited_test", 0.0, note="edited test/locked cell(s) layer_norm_shape, layer_norm_values: restored"
+    )
 
 
-def test_edited_locked_cell(graded):   # with x = zeros the wrong answer would pass everything (3)
+def test_edited_locked_cell(graded):  # with x = zeros the wrong answer would pass everything (3)
     expect(graded, "h_edited_locked", 1.0, note="edited test/locked cell(s) layer_norm_setup")
 
 
-def test_infinite_loop_times_out(graded):
-    expect(graded, "h_timeout", 0.0, "problem", reason="cell still running after 8 s: stopped", notebook="rmsnorm")
+def test_infinite_loop_is_interrupted(graded):  # the answer never got defined: its tests fail
+    expect(graded, "h_timeout", 0.0, "problem", note="cell still running after 6 s: interrupted", notebook="rmsnorm")
 
 
-def test_memory_bomb_hits_the_limit(graded):
-    expect(graded, "h_memory", 0.0, note="raised MemoryError")
+def test_timeout_interrupts_the_cell_not_the_notebook(graded):  # item 7: the question after it is graded
+    entry = expect(graded, "h_slow_extra", 3.0, "problem", note="cell still running after 6 s: interrupted")
+    assert "interrupted (the notebook went on)" in entry["reason"] and "stopped" not in entry["reason"]
+
+
+def test_cell_that_ignores_the_interrupt_is_killed(graded):
+    expect(graded, "h_stubborn", 0.0, "problem", reason="did not stop when interrupted: stopped")
+
+
+@pytest.fixture(scope="module")
+def memory_graded(released_course, tmp_path_factory):
+    """Memory bombs in a run of their own, beside an honest classmate: the cell timeout
+    (120 s) is far above the time any machine needs to fill the limit (first-touch memory
+    on this VM: ~60-230 MB/s), so a bomb can only end at the memory limit, never as a
+    timeout."""
+    course = copy_course(released_course, tmp_path_factory.mktemp("memory") / "course")
+    klass = Class(course)
+    ln = "layernorm"
+    klass.submit_all_correct("alice")
+    klass.submit("h_memory", ln, klass.notebook(ln, {"layer_norm": MEMORY_BOMB + CORRECT_LN}))
+    klass.submit("h_memory_extra", ln, klass.notebook(ln, edit=extra_cell_after("layer_norm_setup", MEMORY_BOMB)))
+    limits = Limits(timeout=120, memory_bytes=MEMORY_BOMB_MB * 2**20, interrupt_grace=3)
+    summary = grade(course, [ASSIGNMENT], jobs=2, limits=limits, log=lambda *_: None)
+    return course, summary
+
+
+def _has_memory_cgroup(memory_graded):
+    return memory_graded[1]["sandbox"]["memory"].startswith("cgroup")
+
+
+def test_memory_bomb_is_killed_at_the_limit(memory_graded):  # item 6: a real memory limit where there is one
+    cgroup = _has_memory_cgroup(memory_graded)
+    entry = expect(memory_graded, "h_memory", 0.0, "problem" if cgroup else None)
+    text = " ".join(entry["notes"] + [entry["reason"]])
+    assert "interrupted" not in text and "still running" not in text, entry  # the limit ended it, not the timeout
+    executed = autograded(memory_graded[0], "h_memory", "layernorm")
+    if cgroup:  # killed by the OOM killer at once, reported as the memory limit
+        assert f"went over the memory limit ({MEMORY_BOMB_MB} MB, cgroup" in entry["reason"], entry
+        assert "OOM killer" in entry["reason"] and "SIGKILL" in entry["reason"], entry
+        assert [o.ename for o in cell_by_id(executed, "layer_norm").outputs] == ["MemoryLimit"]
+    else:  # the address-space rlimit: the allocation fails inside the cell
+        assert any("layer_norm' raised" in n for n in entry["notes"]), entry
+    for grade_id in ("layer_norm_shape", "layer_norm_values"):  # its tests ran (in a fresh kernel): 0 points
+        assert [o.ename for o in cell_by_id(executed, grade_id).outputs if o.output_type == "error"] == ["NameError"]
+
+
+def test_memory_bomb_costs_only_its_own_cell(memory_graded):  # the rest of the notebook is graded
+    cgroup = _has_memory_cgroup(memory_graded)
+    entry = expect(memory_graded, "h_memory_extra", 3.0, "problem" if cgroup else None)
+    if cgroup:
+        assert f"went over the memory limit ({MEMORY_BOMB_MB} MB" in entry["reason"], entry
+        assert "run again in a fresh kernel without that cell" in entry["reason"], entry
 
 
 def test_sys_exit(graded):
@@ -258,32 +602,61 @@ def test_kernel_crash(graded):
     expect(graded, "h_crash", 0.0, "problem", reason="SIGSEGV")
 
 
+def test_output_flood_cannot_hide_a_failure(graded):  # item 1: 25 000 characters, then the values test fails
+    entry = expect(graded, "h_flood_then_fail", 1.0, note="output truncated")
+    values = cell_by_id(autograded(graded[0], "h_flood_then_fail", "layernorm"), "layer_norm_values")
+    assert any(o.output_type == "error" for o in values.outputs)
+    assert entry["status"] == "graded"
+
+
+def test_clear_output_gives_the_room_back(graded):  # item 1: 2 x 15 000 characters with a clear between
+    entry = expect(graded, "h_clear_output", 1.0)
+    assert not any("output truncated" in n for n in entry["notes"]), entry
+    shape = cell_by_id(autograded(graded[0], "h_clear_output", "layernorm"), "layer_norm_shape")
+    assert "z" * 15_000 in all_output_text(shape) and "y" * 100 not in all_output_text(shape)
+
+
 def test_gigantic_output_is_truncated(graded):
     expect(graded, "h_output", 3.0, note="output truncated")
     assert os.path.getsize(graded[0].autograded_notebook("h_output", ASSIGNMENT, "layernorm")) < 200_000
 
 
-def test_monkeypatched_allclose(graded):   # shape right, values wrong; the patch would have given 3
+def test_monkeypatched_allclose(graded):  # shape right, values wrong; the patch would have given 3
     expect(graded, "h_allclose", 1.0, note="torch.allclose")
 
 
-def test_monkeypatched_torch_testing(graded):   # the hidden assert_close test fails once restored
+def test_monkeypatched_torch_testing(graded):  # the hidden assert_close test fails once restored
     expect(graded, "h_testing", 1.0, note="torch.testing.assert_close", notebook="rmsnorm")
 
 
-def test_monkeypatched_builtins(graded):   # the fake tuple() would have passed the shape test
+def test_monkeypatched_builtins(graded):  # the fake tuple() would have passed the shape test
     expect(graded, "h_builtins", 0.0, note="builtins.tuple")
 
 
-def test_monkeypatched_test_helpers(graded):   # with the fake normlab.RMSNorm it would be 3
+def test_monkeypatched_test_helpers(graded):  # with the fake normlab.RMSNorm it would be 3
     expect(graded, "h_helpers", 1.0, note="normlab.RMSNorm", notebook="rmsnorm")
 
 
-def test_tensor_subclass_that_lies_in_allclose(graded):   # zeros: mean test passes, hidden fails
+def test_swapped_code_of_a_test_helper_is_restored(graded):  # item 2: same function object, new __code__
+    entry = expect(graded, "h_code_swap", 1.0, note="torch.testing.assert_close.__code__", notebook="rmsnorm")
+    assert entry["flags"], entry
+
+
+def test_unregistered_guard_hook_is_put_back(graded):  # item 2: the hook goes, allclose is patched
+    entry = expect(graded, "h_unhook", 1.0, note="shell.events['post_run_cell']")
+    assert any("torch.allclose" in n for n in entry["notes"]) and entry["flags"], entry
+
+
+def test_replaced_guard_is_caught(graded):  # item 2: a fake guard answers "nothing replaced"
+    entry = expect(graded, "h_fake_guard", 0.0)
+    assert any("not signed by the grader's guard" in f for f in entry["flags"]), entry
+
+
+def test_tensor_subclass_that_lies_in_allclose(graded):  # zeros: mean test passes, hidden fails
     expect(graded, "h_subclass", 1.0)
 
 
-def test_torch_function_mode_removed(graded):   # identity: shape passes; the mode would give 3
+def test_torch_function_mode_removed(graded):  # identity: shape passes; the mode would give 3
     expect(graded, "h_mode", 1.0, note="torch function mode Yes")
 
 
@@ -304,6 +677,39 @@ def test_cannot_read_hidden_tests_sources_or_other_students(graded):
     # a private /tmp: only its own folder, plus this checkout's code when it lives under /tmp
     entries = 1 + str(Path(REPO).resolve()).startswith("/tmp/")
     assert f"tmp holds {entries} entries, 1 kernel folders" in text
+    if os.geteuid() == 0:  # item 3 + 4: an allow-list root, its own /proc, no server sockets
+        assert "FileNotFoundError" in text and "PermissionError" not in text  # nothing there at all
+        root = eval(text.split("root: ")[1].split("\n")[0])
+        # the system's folders, plus the top folder of this checkout and of the Python runtime
+        # (CI clones to /check/work/main, a developer to /work/main or /home/...)
+        runtime = {Path(p).resolve().parts[1] for p in (REPO, sys.prefix, sys.base_prefix)}
+        assert (
+            set(root)
+            <= {
+                "bin",
+                "dev",
+                "etc",
+                "lib",
+                "lib32",
+                "lib64",
+                "libx32",
+                "proc",
+                "root",
+                "sbin",
+                "tmp",
+                "usr",
+                "var",
+                "opt",
+                "home",
+                "srv",
+                "mnt",
+            }
+            | runtime
+        ), root
+        assert "sockets: []" in text
+        pids = eval(text.split("pids: ")[1].split("\n")[0])
+        assert pids and max(pids) < 100, pids  # a PID namespace: only the kernel's own processes
+        assert "pytest" not in text.split("cmdlines: ")[1]
     expect(graded, "h_snoop", 3.0)
 
 
@@ -311,7 +717,7 @@ def test_cannot_write_the_gradebook(graded):
     course = graded[0]
     text = all_output_text(cell_by_id(autograded(course, "h_gradebook", "layernorm"), "layer_norm"))
     assert "WROTE" not in text and "[" in text
-    db = sqlite3.connect(course.db_url[len("sqlite:///"):])
+    db = sqlite3.connect(course.db_url[len("sqlite:///") :])
     assert db.execute("select count(*) from grade where auto_score = 99").fetchone() == (0,)
     expect(graded, "alice", 3.0)
 
@@ -319,14 +725,88 @@ def test_cannot_write_the_gradebook(graded):
 def test_no_network(graded):
     course, _, listener = graded
     text = all_output_text(cell_by_id(autograded(course, "h_network", "layernorm"), "layer_norm"))
-    assert "CONNECTED" not in text and "OSError" in text or "gaierror" in text
+    assert "CONNECTED" not in text
+    assert "OSError" in text or "gaierror" in text
     assert listener.connections == 0
+
+
+def _encodings(text):
+    """The text as a student could smuggle it: plain, rot13, base64 and hex runs, reversed."""
+    import re
+
+    decoded = [text, codecs.decode(text, "rot13"), text[::-1]]
+    for run in re.findall(r"[A-Za-z0-9+/=]{24,}", text):
+        try:
+            decoded.append(base64.b64decode(run + "=" * (-len(run) % 4)).decode("utf-8", "replace"))
+        except ValueError:
+            pass
+    for run in re.findall(r"\b[0-9a-f]{24,}\b", text):
+        decoded.append(bytes.fromhex(run[: len(run) // 2 * 2]).decode("utf-8", "replace"))
+    return decoded
+
+
+def test_hidden_tests_never_enter_the_kernels_history(graded):  # item 8: In, _ih, _i, linecache
+    course = graded[0]
+    nb = autograded(course, "h_history", "layernorm")
+    printed = all_output_text(nb.cells[-1])
+    assert "torch.randn(2, 5, 8)" in printed  # the history was printed (the setup cell)...
+    assert "tuple(layer_norm(x).shape)" not in printed  # ...without any test cell in it
+    assert not any("HIDDEN-CHECK" in t for t in _encodings(printed))
+    expect(graded, "h_history", 3.0)
+
+
+def test_feedback_never_quotes_hidden_tests_in_any_encoding(graded):  # item 8: stolen from the caller's frame
+    from autograder.feedback import feedback
+
+    course = graded[0]
+    stash = all_output_text(autograded(course, "h_stash", "layernorm").cells[-1])
+    assert any("HIDDEN-CHECK" in t for t in _encodings(stash))  # the theft worked inside the kernel
+    feedback(course, [ASSIGNMENT], log=lambda *_: None)
+    for student in ("h_stash", "h_history", "alice"):
+        with open(course.path("feedback", student, ASSIGNMENT, "layernorm.html")) as f:
+            page = f.read()
+        assert not any("HIDDEN-CHECK" in t for t in _encodings(page)), student
+    expect(graded, "h_stash", 3.0)
+
+
+def test_no_process_outlives_its_kernel(graded):  # item 5: new sessions, a double-forked daemon
+    leftovers = []
+    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            with open(cmdline, "rb") as f:
+                if f.read().split(b"\0")[:2] in ([b"sleep", b"4242"], [b"sleep", b"4243"]):
+                    leftovers.append(cmdline)
+        except OSError:
+            pass
+    assert not leftovers
+    expect(graded, "h_leftover", 3.0)
+
+
+def test_summary_says_which_limits_applied(graded):  # item 6
+    sandbox = graded[1]["sandbox"]
+    assert {"memory", "processes", "filesystem", "namespaces", "uids"} <= set(sandbox)
+    if os.geteuid() == 0:
+        assert sandbox["filesystem"] == "allow-list root (pivot_root)"
+
+
+def test_fresh_uids_avoid_every_uid_in_use(monkeypatch):  # item 5: no leftover can hold the next run's uid
+    from autograder import sandbox
+
+    class Picks:
+        def __init__(self, values):
+            self.values = list(values)
+
+        def randrange(self, *_):
+            return self.values.pop(0)
+
+    monkeypatch.setattr(sandbox, "_uids_in_use", lambda: {0, 300_005})
+    assert sandbox.fresh_uids(count=10, rng=Picks([300_000, 300_006])) == 300_006
 
 
 def test_pytorch_warning_costs_no_points(graded):
     course = graded[0]
     nb = autograded(course, "h_warning", "layernorm")
-    assert "UserWarning" in all_output_text(cell_by_id(nb, "layer_norm_shape"))   # the warning happened
+    assert "UserWarning" in all_output_text(cell_by_id(nb, "layer_norm_shape"))  # the warning happened
     expect(graded, "h_warning", 3.0)
 
 
@@ -335,6 +815,25 @@ def test_summary_lists_every_problem(graded):
     listed = {p["submission"] for p in summary["problems"]}
     assert {"ps1/h_timeout/rmsnorm", "ps1/h_os_exit/layernorm", "ps1/h_invalid_json/layernorm"} <= listed
     assert summary["failed"] >= 3 and summary["with_problems"] >= 3
+
+
+def test_summary_is_honest(graded):  # item 14
+    course, summary, _ = graded
+    problems = {p["submission"] for p in summary["problems"]}
+    assert "ps1/h_allclose/rmsnorm" not in problems  # missing notebooks: not one line each...
+    assert summary["missing"]["ps1/h_allclose"] == ["prenorm", "rmsnorm"]  # ...but grouped per student
+    assert summary["missing_notebooks"] == sum(len(v) for v in summary["missing"].values()) > 40
+    flagged = {item["student"]: " ".join(item["flags"]) for item in summary["flagged"]}
+    assert "torch.allclose" in flagged["ps1/h_allclose"] and "not signed" in flagged["ps1/h_fake_guard"]
+    assert "ps1/alice" not in flagged
+    from autograder.export import export
+
+    export(course, [ASSIGNMENT], log=lambda *_: None)
+    import csv
+
+    with open(os.path.join(course.state_dir, "export", "grades.csv")) as f:
+        status = {r["student"]: r["status"] for r in csv.DictReader(f)}
+    assert status["h_mid_test"].startswith("FLAGGED") and status["alice"] == "ok"
 
 
 def test_network_guard_without_namespaces():

@@ -24,20 +24,21 @@ import pytest
 import torch
 import yaml
 
+from normlab.book.quiz_directive import quiz_cells_to_directives
 from normlab.quiz import load_bank
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "book"
-BUILD = Path(os.environ.get("NORMLAB_BUILD_DIR", ROOT / "_build"))   # a book built elsewhere
+BUILD = Path(os.environ.get("NORMLAB_BUILD_DIR", ROOT / "_build"))  # a book built elsewhere
 SITE = BUILD / "html"
 
 
 @dataclass(frozen=True)
 class Chapter:
-    name: str                              # book/<name>.md, book/quizzes/<name>.yml
-    demo: bool = True                      # at least one precomputed normlab demo
-    table: bool = True                     # a figure or table computed by its code
-    scenario_ids: tuple[str, ...] = ()     # the outline's scenario questions it must ask
+    name: str  # book/<name>.md, book/quizzes/<name>.yml
+    demo: bool = True  # at least one precomputed normlab demo
+    table: bool = True  # a figure or table computed by its code
+    scenario_ids: tuple[str, ...] = ()  # the outline's scenario questions it must ask
 
     @property
     def source(self) -> Path:
@@ -54,19 +55,35 @@ class Chapter:
 
 CHAPTERS = [
     Chapter("00-preface"),
-    Chapter("01-at-a-glance", scenario_ids=("ch1-categories", "ch1-translation", "ch1-pretrain-finetune",
-                                             "ch1-objective", "ch1-depth", "ch1-enablers",
-                                             "ch1-generalization")),
+    Chapter(
+        "01-at-a-glance",
+        scenario_ids=(
+            "ch1-categories",
+            "ch1-translation",
+            "ch1-pretrain-finetune",
+            "ch1-objective",
+            "ch1-depth",
+            "ch1-enablers",
+            "ch1-generalization",
+        ),
+    ),
     Chapter("02-attention-cost", scenario_ids=("ch2-long-papers", "ch2-critique")),
     Chapter("03-sublayers", scenario_ids=("ch3-core-function", "ch3-block-sublayers")),
     Chapter("04-post-norm", scenario_ids=("post-norm-formula", "post-norm-unstable-engineer")),
     Chapter("05-pre-norm", scenario_ids=("pre-norm-order-course", "pre-norm-generalized", "pre-norm-choose-deep")),
     Chapter("06-variants", scenario_ids=("variants-prevalence",)),
-    Chapter("07-debugging", scenario_ids=("debugging-refactor-root-cause", "debugging-triage-contract",
-                                          "debugging-migration-check", "debugging-silent-regression",
-                                          "debugging-spec-shape")),
+    Chapter(
+        "07-debugging",
+        scenario_ids=(
+            "debugging-refactor-root-cause",
+            "debugging-triage-contract",
+            "debugging-migration-check",
+            "debugging-silent-regression",
+            "debugging-spec-shape",
+        ),
+    ),
     Chapter("08-exercises"),
-    Chapter("appendix-instructors", demo=False, table=False),   # prose about a command line
+    Chapter("appendix-instructors", demo=False, table=False),  # prose about a command line
 ]
 IDS = [c.name for c in CHAPTERS]
 
@@ -86,7 +103,9 @@ def built_page(chapter: Chapter) -> str:
 
 
 def quiz_ids_in_source(chapter: Chapter) -> list[str]:
-    return re.findall(r"^```\{quiz\}\s+(\S+)", chapter.source.read_text(encoding="utf-8"), re.M)
+    # chapters ask with `quiz.show("<id>")` code cells, which the build turns into {quiz}
+    text = quiz_cells_to_directives(chapter.source.read_text(encoding="utf-8"), chapter.source.name)
+    return re.findall(r"^```\{quiz\}\s+(\S+)", text, re.M)
 
 
 def widget_state(html: str) -> dict:
@@ -95,6 +114,7 @@ def widget_state(html: str) -> dict:
 
 
 # --- the chapter is in the book and its code ran --------------------------------------------
+
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
 def test_chapter_is_in_the_table_of_contents(chapter):
@@ -107,20 +127,24 @@ def test_chapter_executed_without_errors(chapter):
     source = chapter.source.read_text(encoding="utf-8")
     n_cells = len(re.findall(r"^```\{code-cell\}", source, re.M))
     assert n_cells, "a chapter computes something: it has code cells"
-    assert html.count('class="cell_output') >= n_cells - source.count(":tags: [remove-output]"), \
-        "every code cell shows its output on the page"
+    # quiz cells become {quiz} directives at build time and remove-cell cells are hidden:
+    # neither leaves a cell output on the page
+    hidden = sum(source.count(f":tags: [{tag}]") for tag in ("remove-output", "remove-cell", "quiz"))
+    assert html.count('class="cell_output') >= n_cells - hidden, "every code cell shows its output on the page"
     assert "output traceback" not in html and 'class="output error' not in html, "a cell raised an error"
     assert "output stderr" not in html, "a cell wrote to stderr (a warning) on the page"
 
 
 # --- the parts every chapter has -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
 def test_chapter_has_objectives_mistakes_and_citations(chapter):
     html = built_page(chapter)
     assert "Learning objectives" in html
-    assert re.search(r'class="warning admonition"[^>]*>\s*<p class="admonition-title">Common mistakes', html), \
+    assert re.search(r'class="warning admonition"[^>]*>\s*<p class="admonition-title">Common mistakes', html), (
         "a 'Common mistakes' warning box"
+    )
     citations = re.findall(r'<a class="reference internal" href="bibliography\.html#id\d+"', html)
     assert citations, "at least one {cite} into the bibliography"
 
@@ -129,8 +153,9 @@ def test_chapter_has_objectives_mistakes_and_citations(chapter):
 def test_chapter_has_a_computed_table_or_figure(chapter):
     html = built_page(chapter)
     outputs = re.findall(r'<div class="cell_output docutils container">(.*?)</div>\s*</div>', html, re.S)
-    assert any("<img" in o or "<table" in o or "widget-view" in o for o in outputs), \
+    assert any("<img" in o or "<table" in o or "widget-view" in o for o in outputs), (
         "a figure, a table or a demo computed by the chapter's code"
+    )
 
 
 @pytest.mark.parametrize("chapter", [c for c in CHAPTERS if c.demo], ids=[c.name for c in CHAPTERS if c.demo])
@@ -145,11 +170,13 @@ def test_chapter_has_a_static_demo_with_variants(chapter):
     for demo in set(demos) & shown:
         panel, stack = (state[c.removeprefix("IPY_MODEL_")] for c in state[demo]["state"]["children"])
         assert panel["state"]["children"], "the demo has at least one control"
-        assert stack["model_name"] == "StackModel" and len(stack["state"]["children"]) >= 2, \
+        assert stack["model_name"] == "StackModel" and len(stack["state"]["children"]) >= 2, (
             "a static demo holds at least two precomputed variants for its control to switch between"
+        )
 
 
 # --- quizzes ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
 def test_chapter_quiz_is_on_the_page(chapter):
@@ -185,8 +212,10 @@ def test_numeric_answers_on_the_page_are_the_banks(chapter):
 
 # --- computed quiz answers, recomputed independently from normlab's modules ------------------
 
+
 def _attention_weights_shape(batch, seq, d_model, n_heads):
     from normlab import MultiHeadSelfAttention
+
     with torch.no_grad():
         return MultiHeadSelfAttention(d_model, n_heads)(torch.randn(batch, seq, d_model), need_weights=True)[1].shape
 
@@ -194,11 +223,12 @@ def _attention_weights_shape(batch, seq, d_model, n_heads):
 def _kv_cache_mib_measured(n_layers, seq, d_model, bytes_per_number=2):
     """Run normlab's cached decoding for a few tokens, measure the cache, scale to seq."""
     from normlab import MultiHeadSelfAttention
-    from normlab.costs import cached_attention_step
+    from normlab.studies.costs import cached_attention_step
+
     attention, cache = MultiHeadSelfAttention(d_model, 4, causal=True), None
     tokens = 8
     with torch.no_grad():
-        for t in range(tokens):
+        for _ in range(tokens):
             _, cache = cached_attention_step(attention, torch.randn(1, 1, d_model), cache)
     per_token_per_layer = (cache["k"].numel() + cache["v"].numel()) / tokens
     return per_token_per_layer * seq * n_layers * bytes_per_number / 2**20
@@ -207,6 +237,7 @@ def _kv_cache_mib_measured(n_layers, seq, d_model, bytes_per_number=2):
 def _score_mib_measured(seq):
     """Measure one head's weights at a length that fits, scale by (seq / n)^2."""
     from normlab import MultiHeadSelfAttention
+
     n = 256
     with torch.no_grad():
         _, w = MultiHeadSelfAttention(16, 1)(torch.randn(1, n, 16), need_weights=True)
@@ -214,19 +245,22 @@ def _score_mib_measured(seq):
 
 
 def _crossover(d_model):
-    from normlab.experiments import attention_flops
-    projections = lambda n: 4 * n * d_model ** 2          # noqa: E731  (W_Q, W_K, W_V, W_O)
+    from normlab.studies.experiments import attention_flops
+
+    projections = lambda n: 4 * n * d_model**2  # noqa: E731  (W_Q, W_K, W_V, W_O)
     return next(n for n in range(1, 10 * d_model) if attention_flops(n, d_model) - projections(n) >= projections(n))
 
 
 def _block_output(batch, seq, d_model, n_heads, d_ff):
     from normlab import PreNormBlock
+
     with torch.no_grad():
         return PreNormBlock(d_model, n_heads, d_ff)(torch.randn(batch, seq, d_model)).shape
 
 
 def _ffn_hidden(batch, seq, d_model, d_ff):
     from normlab import FeedForward
+
     ffn = FeedForward(d_model, d_ff)
     with torch.no_grad():
         return ffn.activation(ffn.linear1(torch.randn(batch, seq, d_model))).shape
@@ -234,6 +268,7 @@ def _ffn_hidden(batch, seq, d_model, d_ff):
 
 def _logits(batch, seq, vocab_size):
     from normlab import TransformerStack
+
     model = TransformerStack(1, 16, 2, 32, causal=True, vocab_size=vocab_size)
     with torch.no_grad():
         return model(torch.randint(0, vocab_size, (batch, seq))).shape
@@ -243,11 +278,15 @@ def _norm_modules(n_layers, placement):
     from torch import nn
 
     from normlab import TransformerStack
-    return sum(isinstance(m, nn.LayerNorm) for m in TransformerStack(n_layers, 16, 2, 32, placement=placement).modules())
+
+    return sum(
+        isinstance(m, nn.LayerNorm) for m in TransformerStack(n_layers, 16, 2, 32, placement=placement).modules()
+    )
 
 
 def _split_heads(batch, seq, d_model, n_heads):
     from normlab import MultiHeadSelfAttention
+
     attention = MultiHeadSelfAttention(d_model, n_heads)
     with torch.no_grad():
         return attention.split_heads(attention.q_proj(torch.randn(batch, seq, d_model))).shape
@@ -256,7 +295,7 @@ def _split_heads(batch, seq, d_model, n_heads):
 INDEPENDENT_ANSWERS = {
     "post-norm-norm-count": lambda: _norm_modules(12, "post"),
     "pre-norm-final-norm-count": lambda: _norm_modules(12, "pre"),
-    "pre-norm-lemma2-bound": lambda: (1 + 3 * 6 / 2) * 512,            # Xiong et al., Lemma 2
+    "pre-norm-lemma2-bound": lambda: (1 + 3 * 6 / 2) * 512,  # Xiong et al., Lemma 2
     "variants-rmsnorm-params": lambda: sum(p.numel() for p in __import__("normlab").RMSNorm(4096).parameters()),
     "variants-deepnorm-alpha": lambda: __import__("normlab").DeepNormBlock(16, 2, 32, n_layers=12).alpha,
     "debugging-spec-shape": lambda: _split_heads(2, 5, 64, 4),
@@ -274,21 +313,26 @@ INDEPENDENT_ANSWERS = {
     "ch3-parameter-count": lambda: sum(p.numel() for p in __import__("normlab").PreNormBlock(64, 8, 256).parameters()),
 }
 
-COMPUTED = [(c, q) for c in CHAPTERS for q in load_bank(c.bank) if q.type == "numeric"] if all(
-    c.bank.is_file() for c in CHAPTERS) else []
+COMPUTED = (
+    [(c, q) for c in CHAPTERS for q in load_bank(c.bank) if q.type == "numeric"]
+    if all(c.bank.is_file() for c in CHAPTERS)
+    else []
+)
 
 
 @pytest.mark.parametrize("chapter,question", COMPUTED, ids=[q.id for _, q in COMPUTED])
 def test_computed_quiz_answer_agrees_with_normlab(chapter, question):
-    assert question.id in INDEPENDENT_ANSWERS, \
+    assert question.id in INDEPENDENT_ANSWERS, (
         f"{question.id}: add an independent computation of its answer to INDEPENDENT_ANSWERS"
+    )
     expected = INDEPENDENT_ANSWERS[question.id]()
     expected = tuple(expected) if isinstance(expected, (tuple, list, torch.Size)) else (expected,)
     assert len(question.answer) == len(expected)
     for got, want in zip(question.answer, expected):
-        assert math.isclose(got, want, abs_tol=max(question.tolerance, 1e-9)), \
+        assert math.isclose(got, want, abs_tol=max(question.tolerance, 1e-9)), (
             f"{question.id}: the bank says {question.answer_text()}, normlab gives {expected}"
-    for wrong in question.wrong:   # a listed wrong answer must not be accepted as right
+        )
+    for wrong in question.wrong:  # a listed wrong answer must not be accepted as right
         assert not question.check(", ".join(str(v) for v in wrong.answer)).correct, question.id
 
 
@@ -302,6 +346,7 @@ def test_the_long_paper_scenario_is_written_out_in_full():
 
 # --- chapters 4-7: the notation trap and the case studies -------------------------------------
 
+
 def test_engineer_scenario_fix_is_moving_the_norm_into_the_branch():
     bank = {q.id: q for q in load_bank(BOOK / "quizzes" / "04-post-norm.yml")}
     question = bank["post-norm-unstable-engineer"]
@@ -314,10 +359,12 @@ def test_engineer_scenario_fix_is_moving_the_norm_into_the_branch():
 def test_course_ordering_question_keys_the_described_design_and_names_res_post_norm():
     question = {q.id: q for q in load_bank(BOOK / "quizzes" / "05-pre-norm.yml")}["pre-norm-order-course"]
     assert "applied to the output of the sub-layer's main function" in question.prompt
-    steps = [c.text for c in question.choices]            # the key: listed in the correct order
-    assert steps.index(next(t for t in steps if "main function" in t)) < \
-        steps.index(next(t for t in steps if t.startswith("Normalize"))) < \
-        steps.index(next(t for t in steps if t.startswith("Add")))
+    steps = [c.text for c in question.choices]  # the key: listed in the correct order
+    assert (
+        steps.index(next(t for t in steps if "main function" in t))
+        < steps.index(next(t for t in steps if t.startswith("Normalize")))
+        < steps.index(next(t for t in steps if t.startswith("Add")))
+    )
     assert "res-post-norm" in question.explain and "standard pre-norm" in question.explain.lower()
     standard = {q.id: q for q in load_bank(BOOK / "quizzes" / "05-pre-norm.yml")}["pre-norm-order"]
     assert [c.text.split()[0] for c in standard.choices] == ["Keep", "Normalize", "Apply", "Add"]
@@ -340,6 +387,7 @@ def test_debugging_chapter_has_its_five_case_studies():
 
 # --- chapter 8's downloads -------------------------------------------------------------------
 
+
 def test_exercise_downloads_are_the_student_versions():
     html = built_page(next(c for c in CHAPTERS if c.name == "08-exercises"))
     links = re.findall(r'href="\.\./(_downloads/[0-9a-f]+/([a-z_]+)\.ipynb)"', html)
@@ -352,5 +400,6 @@ def test_exercise_downloads_are_the_student_versions():
         for marker in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"):
             assert marker not in text, f"{name}.ipynb offered to students contains {marker}"
         cells = json.loads(text)["cells"]
-        assert any("NotImplementedError" in "".join(c["source"]) for c in cells), \
+        assert any("NotImplementedError" in "".join(c["source"]) for c in cells), (
             f"{name}.ipynb has no empty answer cell: is it the instructors' version?"
+        )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import http.server
 import re
-import shutil
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -20,12 +19,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
 RESULTS = ROOT / "test-results"
-CHROMIUM = Path("/usr/bin/chromium")
-# Launch flags that work as root on these machines (shared/reference/tooling-notes.md).
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
@@ -45,18 +38,6 @@ def site_url():
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make chromium`")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 class Visit:
@@ -92,8 +73,12 @@ def visit(browser, request):
             route_.abort()
 
     context.route(re.compile(r".*"), route)
-    page.on("console", lambda msg: msg.type == "error" and seen.console_errors.append(
-        f"{msg.text} (at {msg.location.get('url', '?')})"))
+    page.on(
+        "console",
+        lambda msg: (
+            msg.type == "error" and seen.console_errors.append(f"{msg.text} (at {msg.location.get('url', '?')})")
+        ),
+    )
     page.on("pageerror", lambda err: seen.page_errors.append(str(err)))
     yield seen
     report = getattr(request.node, "rep_call", None)

@@ -71,10 +71,10 @@ def test_math_is_typeset(visit, site_url):
 
 def visible_figure(page):
     """src of the demo image the reader sees (one blob URL per precomputed variant)."""
-    images = page.locator(".normlab-demo img.widget-image:visible")
+    images = page.locator(".normlab-demo img.normlab-figure:visible")
     assert images.count() == 1, "exactly one demo figure should be visible"
     page.wait_for_function(
-        "() => { const i = [...document.querySelectorAll('.normlab-demo img.widget-image')]"
+        "() => { const i = [...document.querySelectorAll('.normlab-demo img.normlab-figure')]"
         ".find(i => i.offsetParent !== null); return i && i.complete && i.naturalWidth > 0; }"
     )
     return images.first.get_attribute("src")
@@ -82,15 +82,17 @@ def visible_figure(page):
 
 def test_demo_controls_change_the_visible_figure(visit, site_url):
     page = open_page(visit, site_url, SAMPLE)
-    page.wait_for_selector(".normlab-demo img.widget-image")
+    page.wait_for_selector(".normlab-demo img.normlab-figure")
     first = visible_figure(page)
 
     slider = page.locator(".normlab-demo .noUi-handle").first
     slider.focus()
     page.keyboard.press("ArrowRight")  # depth 6 -> 12
-    page.wait_for_function(f"() => !document.querySelector('.normlab-demo img.widget-image[src=\"{first}\"]')"
-                           " || document.querySelector('.normlab-demo img.widget-image[src=\"{first}\"]')"
-                           ".offsetParent === null")
+    page.wait_for_function(
+        f"() => !document.querySelector('.normlab-demo img.normlab-figure[src=\"{first}\"]')"
+        " || document.querySelector('.normlab-demo img.normlab-figure[src=\"{first}\"]')"
+        ".offsetParent === null"
+    )
     deeper = visible_figure(page)
     assert deeper != first
     assert page.locator(".normlab-demo .widget-readout").first.inner_text().strip() == "12"
@@ -103,6 +105,7 @@ def test_demo_controls_change_the_visible_figure(visit, site_url):
 
 
 # --- quizzes ---------------------------------------------------------------------------
+
 
 def quiz_of_type(kind):
     return next(q for q in SAMPLE_BANK.values() if q.type == kind)
@@ -149,7 +152,8 @@ def test_single_choice_quiz(visit, site_url):
     press(box, "check")
     assert feedback(box).startswith("Not quite")
     assert len(visible_explanations(box)) == 1
-    assert box.locator(".nl-quiz-option").nth(wrong).locator(".nl-quiz-explain").is_visible()
+    # options are shown shuffled: find the option by its input's value (its bank index)
+    assert box.locator(f".nl-quiz-option:has(input[value='{wrong}'])").locator(".nl-quiz-explain").is_visible()
     assert_offline_and_clean(visit)
 
 
@@ -166,7 +170,7 @@ def test_multiple_choice_quiz(visit, site_url):
     box.locator(f"input[value='{wrong}']").check()
     press(box, "check")
     assert feedback(box).startswith("Not quite")
-    wrong_li = box.locator(".nl-quiz-option").nth(wrong)
+    wrong_li = box.locator(f".nl-quiz-option:has(input[value='{wrong}'])")
     assert wrong_li.locator(".nl-quiz-explain").is_visible()
     assert "nl-quiz-wrong" in wrong_li.get_attribute("class")
     assert_offline_and_clean(visit)

@@ -16,9 +16,10 @@ import pytest
 pytestmark = pytest.mark.browser
 
 _spec = importlib.util.spec_from_file_location(
-    "chapter_list", Path(__file__).resolve().parents[1] / "book" / "test_chapters.py")
+    "chapter_list", Path(__file__).resolve().parents[1] / "book" / "test_chapters.py"
+)
 _chapters = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = _chapters   # dataclasses look their module up there
+sys.modules[_spec.name] = _chapters  # dataclasses look their module up there
 _spec.loader.exec_module(_chapters)
 DEMO_CHAPTERS = [c.name for c in _chapters.CHAPTERS if c.demo]
 
@@ -60,6 +61,7 @@ def test_chapter_demo_responds_to_its_control(visit, site_url, name):
         before = demo.evaluate(VISIBLE_OUTPUT)
         assert before.strip(), "the demo shows an output before any control is touched"
         change_first_control(page, demo)
-        page.wait_for_function(f"(args) => ({VISIBLE_OUTPUT})(args[0]) !== args[1]",
-                               arg=[demo.element_handle(), before], timeout=5_000)
+        page.wait_for_function(
+            f"(args) => ({VISIBLE_OUTPUT})(args[0]) !== args[1]", arg=[demo.element_handle(), before], timeout=5_000
+        )
     assert visit.blocked == [] and visit.page_errors == [] and visit.console_errors == []

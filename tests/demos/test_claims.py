@@ -8,10 +8,20 @@ grouped and every group must agree.
 import numpy as np
 import pytest
 
-from normlab.experiments import (GRADIENT_SETTING, PAPER_SETTING, Setting, lemma2_bounds,
-                                 last_layer_gradient_vs_depth, layer_gradients, loglog_slope,
-                                 mean_stream_sq_norms, output_change_vs_depth, profile_slope,
-                                 stream_sq_norms, train_reverse)
+from normlab.studies.experiments import (
+    GRADIENT_SETTING,
+    PAPER_SETTING,
+    Setting,
+    last_layer_gradient_vs_depth,
+    layer_gradients,
+    lemma2_bounds,
+    loglog_slope,
+    mean_stream_sq_norms,
+    output_change_vs_depth,
+    profile_slope,
+    stream_sq_norms,
+    train_reverse,
+)
 
 SEED_GROUPS = [range(0, 2), range(2, 4), range(4, 6)]
 
@@ -59,8 +69,9 @@ def test_post_norm_sum_before_the_last_norm_stays_near_three_halves_d():
 
 def test_post_norm_block_output_itself_has_squared_norm_d():
     """Why Lemma 2's 3/2 d is measured before the norm: after it, ||x||^2 = d exactly."""
-    from normlab.experiments import build_stack, make_batch
     import torch
+
+    from normlab.studies.experiments import build_stack, make_batch
 
     stack = build_stack("post", 4, PAPER_SETTING, seed=0)
     x, _ = make_batch(PAPER_SETTING, seed=0)
@@ -72,6 +83,7 @@ def test_post_norm_block_output_itself_has_squared_norm_d():
 
 # --- (2) Fig. 3(a,b): the per-layer profile -----------------------------------------------
 
+
 @pytest.mark.parametrize("seed", range(4))
 def test_post_norm_profile_leans_to_the_top_more_than_pre_norm(seed):
     post = layer_gradients("post", 12, GRADIENT_SETTING, seed)
@@ -82,8 +94,8 @@ def test_post_norm_profile_leans_to_the_top_more_than_pre_norm(seed):
 def test_pre_norm_gradients_fall_with_layer_index_and_post_norm_rises_on_average():
     post = [profile_slope(layer_gradients("post", 12, GRADIENT_SETTING, s)) for s in range(4)]
     pre = [profile_slope(layer_gradients("pre", 12, GRADIENT_SETTING, s)) for s in range(4)]
-    assert all(p < 0 for p in pre), pre           # differs from the paper's flat Fig. 3(b)
-    assert np.mean(post) > 0, post                # Fig. 3(a)'s direction, on average over seeds
+    assert all(p < 0 for p in pre), pre  # differs from the paper's flat Fig. 3(b)
+    assert np.mean(post) > 0, post  # Fig. 3(a)'s direction, on average over seeds
 
 
 # --- (8) Liu et al. 2020: amplification ---------------------------------------------------
@@ -102,6 +114,7 @@ def test_post_norm_output_change_grows_about_linearly_and_faster_than_pre_norm(s
 
 
 # --- (5) warm-up ---------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(2))

@@ -9,31 +9,26 @@ assignments at once without grading any twice.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from nbgrader_course import ASSIGNMENTS, CellResult, Course, cells_by_id, fill, solution_text  # noqa: E402
-from wrong_submissions import RELEASE, SOLUTION, WRONG  # noqa: E402
-
+from nbgrader_course import CellResult, Course, cells_by_id, fill, solution_text
+from wrong_submissions import RELEASE, RIGHT, SOLUTION, WRONG
 
 
 @dataclass
 class Released:
     assignment: str
     course: Course
-    source: object       # the source notebook (nbformat NotebookNode)
-    release: object      # the student version made by generate_assignment
+    source: object  # the source notebook (nbformat NotebookNode)
+    release: object  # the student version made by generate_assignment
 
 
 @dataclass
 class Graded(Released):
-    results: dict[str, dict[str, CellResult]]   # student -> grade_id -> result
+    results: dict[str, dict[str, CellResult]]  # student -> grade_id -> result
 
 
 _released: dict[str, Released] = {}
@@ -62,6 +57,7 @@ def released(courses_dir):
             release = course.generate(assignment)
             _released[assignment] = Released(assignment, course, course.source(assignment), release)
         return _released[assignment]
+
     return get
 
 
@@ -73,12 +69,15 @@ def graded(released):
             r.course.submit(assignment, SOLUTION, r.source)
             r.course.submit(assignment, RELEASE, r.release)
             cells = model_cells(r.source)
-            for wrong in WRONG[assignment]:
-                r.course.submit(assignment, wrong.name, fill(r.release, r.source, wrong.answers(cells)))
-            students = [SOLUTION, RELEASE] + [w.name for w in WRONG[assignment]]
-            _graded[assignment] = Graded(assignment, r.course, r.source, r.release,
-                                         r.course.autograde(assignment, students))
+            others = WRONG[assignment] + RIGHT[assignment]
+            for other in others:
+                r.course.submit(assignment, other.name, fill(r.release, r.source, other.answers(cells)))
+            students = [SOLUTION, RELEASE] + [w.name for w in others]
+            _graded[assignment] = Graded(
+                assignment, r.course, r.source, r.release, r.course.autograde(assignment, students)
+            )
         return _graded[assignment]
+
     return get
 
 

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXERCISES = REPO / "exercises"
 ASSIGNMENTS = ("ordering", "fix_block", "shape_debugging", "design_review")
 
-CONFIG = '''\
+CONFIG = """\
 c = get_config()
 c.CourseDirectory.course_id = "normlab-exercises"
 c.CourseDirectory.root = {root!r}
@@ -38,15 +38,15 @@ c.CourseDirectory.db_url = "sqlite:///{root}/gradebook.db"
 # A kernel that imports torch needs a few seconds to start on a busy machine.
 c.Execute.timeout = 60
 c.Execute.startup_timeout = 120
-'''
+"""
 
 
 @dataclass(frozen=True)
 class CellResult:
-    score: float | None        # None: waits for a human (written answers)
+    score: float | None  # None: waits for a human (written answers)
     max_score: float
-    error: str                 # the test cell's error message, "" when it passed
-    output: str                # what the test cell printed
+    error: str  # the test cell's error message, "" when it passed
+    output: str  # what the test cell printed
 
 
 def venv_environment() -> dict[str, str]:
@@ -75,14 +75,20 @@ def cells_by_id(nb: NotebookNode) -> dict[str, NotebookNode]:
 
 def autograded_cells(nb: NotebookNode) -> dict[str, float]:
     """Autograded test cells: grade_id -> points."""
-    return {meta["grade_id"]: float(meta["points"]) for c in nb.cells
-            if (meta := nbgrader_meta(c)).get("grade") and not meta.get("solution")}
+    return {
+        meta["grade_id"]: float(meta["points"])
+        for c in nb.cells
+        if (meta := nbgrader_meta(c)).get("grade") and not meta.get("solution")
+    }
 
 
 def written_cells(nb: NotebookNode) -> dict[str, float]:
     """Manually graded answers: grade_id -> points."""
-    return {meta["grade_id"]: float(meta["points"]) for c in nb.cells
-            if (meta := nbgrader_meta(c)).get("grade") and meta.get("solution")}
+    return {
+        meta["grade_id"]: float(meta["points"])
+        for c in nb.cells
+        if (meta := nbgrader_meta(c)).get("grade") and meta.get("solution")
+    }
 
 
 SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION\n(.*?)^[ \t]*### END SOLUTION\n?", re.S | re.M)
@@ -93,8 +99,9 @@ def solution_text(source: str) -> str:
     return SOLUTION.sub(lambda m: m.group(1), source)
 
 
-def fill(release: NotebookNode, source: NotebookNode, answers: dict[str, str] | None = None,
-         untouched: tuple[str, ...] = ()) -> NotebookNode:
+def fill(
+    release: NotebookNode, source: NotebookNode, answers: dict[str, str] | None = None, untouched: tuple[str, ...] = ()
+) -> NotebookNode:
     """A student's submission: the released notebook with every answer cell holding the
     model answer, except those in ``answers`` (grade_id -> the student's text) and those
     named in ``untouched`` (left as released)."""
@@ -126,8 +133,11 @@ class Course:
     def create(cls, root: Path, assignments=ASSIGNMENTS) -> Course:
         root = Path(root)
         for assignment in assignments:
-            shutil.copytree(EXERCISES / assignment, root / "source" / assignment,
-                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+            shutil.copytree(
+                EXERCISES / assignment,
+                root / "source" / assignment,
+                ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
+            )
         (root / "nbgrader_config.py").write_text(CONFIG.format(root=str(root)))
         return cls(root)
 
@@ -153,8 +163,7 @@ class Course:
         with _path_to_this_venv():
             result = self.api.generate_assignment(assignment)
         if not result["success"]:
-            raise RuntimeError(f"generate_assignment {assignment} failed:\n{result.get('error')}\n"
-                               f"{result.get('log')}")
+            raise RuntimeError(f"generate_assignment {assignment} failed:\n{result.get('error')}\n{result.get('log')}")
         return read_notebook(self.release_path(assignment))
 
     def submit(self, assignment: str, student: str, nb: NotebookNode) -> Path:
@@ -171,8 +180,9 @@ class Course:
             with _path_to_this_venv():
                 result = self.api.autograde(assignment, student)
             if not result["success"]:
-                raise RuntimeError(f"autograde {assignment}/{student} failed:\n{result.get('error')}\n"
-                                   f"{result.get('log')}")
+                raise RuntimeError(
+                    f"autograde {assignment}/{student} failed:\n{result.get('error')}\n{result.get('log')}"
+                )
             results[student] = self.grades(assignment, student)
         return results
 
@@ -183,15 +193,25 @@ class Course:
         outputs = {gid: _cell_text(cell) for gid, cell in cells_by_id(graded).items()}
         with Gradebook(f"sqlite:///{self.root}/gradebook.db") as gb:
             notebook = gb.find_submission_notebook(assignment, assignment, student)
-            return {g.name: CellResult(g.auto_score if g.manual_score is None else g.manual_score,
-                                       g.max_score, *outputs.get(g.name, ("", "")))
-                    for g in notebook.grades}
+            return {
+                g.name: CellResult(
+                    g.auto_score if g.manual_score is None else g.manual_score,
+                    g.max_score,
+                    *outputs.get(g.name, ("", "")),
+                )
+                for g in notebook.grades
+            }
 
     def validate(self, path: Path) -> subprocess.CompletedProcess:
         """nbgrader validate (its CLI, as an instructor would run it)."""
-        return subprocess.run([sys.executable, "-m", "nbgrader", "validate", str(path)],
-                              cwd=self.root, env=venv_environment(), capture_output=True,
-                              text=True, timeout=600)
+        return subprocess.run(
+            [sys.executable, "-m", "nbgrader", "validate", str(path)],
+            cwd=self.root,
+            env=venv_environment(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
 
 
 def _cell_text(cell) -> tuple[str, str]:

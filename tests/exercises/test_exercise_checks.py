@@ -34,13 +34,16 @@ def test_a_passing_visible_check_says_how_many_hidden_checks_follow(capsys):
     assert "2 hidden checks will also run at grading" in out
 
 
-@pytest.mark.parametrize("wrong,says", [
-    (post_norm, "normalises after the residual add, LN(x + F(x)): that is post-norm"),
-    (lambda x, f, norm: x + norm(f(x)), "course text's LNorm(F(x)) + x read literally"),
-    (lambda x, f, norm: norm(x) + f(norm(x)), "residual is taken from the normalised input"),
-    (lambda x, f, norm: f(norm(x)), "residual connection is missing"),
-    (lambda x, f, norm: x + f(nn.functional.layer_norm(x, x.shape[-1:])), "never calls norm"),
-])
+@pytest.mark.parametrize(
+    "wrong,says",
+    [
+        (post_norm, "normalises after the residual add, LN(x + F(x)): that is post-norm"),
+        (lambda x, f, norm: x + norm(f(x)), "course text's LNorm(F(x)) + x read literally"),
+        (lambda x, f, norm: norm(x) + f(norm(x)), "residual is taken from the normalised input"),
+        (lambda x, f, norm: f(norm(x)), "residual connection is missing"),
+        (lambda x, f, norm: x + f(nn.functional.layer_norm(x, x.shape[-1:])), "never calls norm"),
+    ],
+)
 def test_pre_norm_check_names_the_misconception(wrong, says):
     with pytest.raises(CheckFailed, match="Q3b pre_norm_sublayer") as failure:
         checks.ordering.pre_norm_sublayer(wrong)
@@ -61,26 +64,26 @@ def test_answers_built_on_normlab_are_rejected():
         pass
 
     def split(x, n_heads):
-        return normlab.attention.SplitHeads(n_heads)(x)
+        return normlab.nn.attention.SplitHeads(n_heads)(x)
 
-    def uses_helper(x, f, norm):          # normlab hidden one call away
+    def uses_helper(x, f, norm):  # normlab hidden one call away
         return split(x, 2)
 
-    assert checks.uses_normlab(normlab.PreNormBlock) == "normlab.blocks.PreNormBlock"
-    assert checks.uses_normlab(Mine) == "normlab.blocks.PreNormBlock"
+    assert checks.uses_normlab(normlab.PreNormBlock) == "normlab.nn.blocks.PreNormBlock"
+    assert checks.uses_normlab(Mine) == "normlab.nn.blocks.PreNormBlock"
     assert checks.uses_normlab(split) == "normlab"
     assert checks.uses_normlab(uses_helper) == "normlab"
     assert checks.uses_normlab(pre_norm) is None
     assert checks.uses_normlab(nn.LayerNorm(4)) is None
     with pytest.raises(CheckFailed, match="normlab's reference implementation"):
         checks.fix_block.attention_wiring(normlab.PreNormBlock)
-    with pytest.raises(CheckFailed, match=r"normlab's reference implementation \(normlab.feedforward"):
+    with pytest.raises(CheckFailed, match=r"normlab's reference implementation \(normlab.nn.feedforward"):
         checks.shape_debugging.feed_forward(normlab.FeedForward)
 
 
 def test_warnings_never_reach_stderr(capfd):
     def noisy(x, f, norm):
-        warnings.warn("enable_nested_tensor is True, but self.use_nested_tensor is False", UserWarning)
+        warnings.warn("enable_nested_tensor is True, but self.use_nested_tensor is False", UserWarning, stacklevel=2)
         return pre_norm(x, f, norm)
 
     checks.ordering.pre_norm_sublayer(noisy)
@@ -96,25 +99,102 @@ def test_checks_are_seeded_and_leave_the_students_rng_alone():
 
 
 def test_self_check_summarises_every_question_without_answers(capsys):
-    namespace = {"POST_NORM_ORDER": ["save_residual", "layer_norm", "sublayer_function",
-                                     "dropout", "residual_add"],           # wrong, but well-formed
-                 "PRE_NORM_ORDER": ["layernorm"],                          # malformed
-                 "pre_norm_sublayer": post_norm}                           # a misconception
+    namespace = {
+        "POST_NORM_ORDER": ["save_residual", "sublayer_function", "dropout", "residual_add", "layer_norm"],  # right
+        "PRE_NORM_ORDER": ["layernorm"],  # malformed
+        "pre_norm_sublayer": post_norm,  # a misconception
+        "STANDARD_PRE_NORM_LINE": "A",
+    }  # wrong, but well-formed
     summary = checks.self_check("ordering", namespace=namespace)
     out = capsys.readouterr().out
-    assert summary["Q1 post-norm order"] == "passed"          # only hidden checks can fail it
+    assert summary["Q1 post-norm order"] == "passed"
     assert summary["Q2 pre-norm order"] == "failed"
     assert summary["Q3b pre_norm_sublayer"] == "failed"
     assert summary["Q4 pre_norm_stack"] == "not answered"
+    assert summary["Q5b standard pre-norm line"] == "format ok"  # only the hidden check can tell
     assert "that is post-norm" in out and "define pre_norm_stack" in out
-    assert "0/8" not in out and "1/8 questions pass their visible checks" in out
+    assert "Q5b standard pre-norm line: well-formed; format only: the hidden checks decide" in out
+    assert "1/8 questions pass their visible checks, 1 more is well-formed" in out
     assert "17 hidden checks will also run at grading" in out
 
 
 def test_self_check_reads_the_callers_variables(capsys):
-    SHARED_PROPERTY = "c"                                     # noqa: F841 (read by self_check)
+    SHARED_PROPERTY = "c"  # noqa: F841 (read by self_check)
     summary = checks.self_check("ordering", namespace=locals())
-    assert summary["Q5c what both forms share"] == "passed"
+    assert summary["Q5c what both forms share"] == "format ok"
+
+
+PRE_ORDER = ["save_residual", "layer_norm", "sublayer_function", "dropout", "residual_add"]
+POST_ORDER = ["save_residual", "sublayer_function", "dropout", "residual_add", "layer_norm"]
+
+
+def test_order_questions_judge_what_the_order_computes():
+    assert checks.ordering.computes(PRE_ORDER) == "x + dropout(F(LN(x)))"
+    assert checks.ordering.computes(POST_ORDER) == "LN(x + dropout(F(x)))"
+    checks.ordering.post_norm_order(tuple(POST_ORDER))  # a tuple is as good as a list
+    checks.ordering.pre_norm_order(PRE_ORDER)
+    with pytest.raises(CheckFailed, match=r"computes y = x \+ dropout\(F\(LN\(x\)\)\): that is pre-norm"):
+        checks.ordering.post_norm_order(PRE_ORDER)
+    with pytest.raises(CheckFailed, match="that is post-norm"):
+        checks.ordering.pre_norm_order(POST_ORDER)
+    with pytest.raises(CheckFailed, match=r"LN\(x\) \+ F\(LN\(x\)\)"):  # normalised before saving
+        checks.ordering.pre_norm_order(["layer_norm"] + [op for op in PRE_ORDER if op != "layer_norm"])
+    with pytest.raises(CheckFailed, match="dropout acts on F's output"):
+        checks.ordering.pre_norm_order(["save_residual", "dropout", "layer_norm", "sublayer_function", "residual_add"])
+
+
+def test_letter_answers_say_format_only_and_what_the_hidden_check_decides(capsys):
+    checks.ordering.standard_pre_norm_line("A")  # wrong, but the format is right
+    out = capsys.readouterr().out
+    assert "format only: the hidden checks decide" in out and "visible checks passed" not in out
+    assert "whether your choice is right" in out and "seeds" not in out
+    checks.design_review.migration_checklist({"A"})
+    assert "partial credit" in capsys.readouterr().out
+
+
+def _render(failure: pytest.ExceptionInfo) -> str:
+    return "\n".join(failure.value._render_traceback_())
+
+
+def test_a_failed_check_shows_its_message_not_the_checks_traceback():
+    with pytest.raises(CheckFailed) as failure:
+        checks.ordering.pre_norm_sublayer(post_norm)
+    shown = _render(failure)
+    assert shown.startswith("CheckFailed: Q3b pre_norm_sublayer: your sub-layer normalises after")
+    assert "_core.py" not in shown and "Traceback" not in shown and len(shown.splitlines()) == 1
+
+
+def test_when_student_code_raises_only_their_frames_are_shown():
+    def broken(x, f, norm):
+        return x @ torch.ones(3, 3)
+
+    with pytest.raises(CheckFailed) as failure:
+        checks.ordering.pre_norm_sublayer(broken)
+    shown = _render(failure)
+    assert "in broken" in shown and "return x @ torch.ones(3, 3)" in shown
+    assert "checks/ordering.py" not in shown and "checks/_core.py" not in shown
+    assert shown.rstrip().endswith("your code raised RuntimeError: " + str(failure.value.__cause__))
+
+
+def test_a_placeholder_answer_is_not_answered_yet(capsys):
+    def split_heads(x, n_heads):
+        raise NotImplementedError()
+
+    with pytest.raises(checks.NotAnswered, match="not answered yet") as failure:
+        checks.shape_debugging.split_heads(split_heads)
+    assert "raised NotImplementedError" not in str(failure.value)
+    summary = checks.self_check("shape_debugging", namespace={"split_heads": split_heads})
+    assert summary["Q1 split_heads"] == "not answered"
+    assert "[ ] Q1 split_heads: not answered yet" in capsys.readouterr().out
+
+
+def test_an_error_without_a_message_is_named_alone():
+    def silent(x, f, norm):
+        raise ValueError()
+
+    with pytest.raises(CheckFailed) as failure:
+        checks.ordering.pre_norm_sublayer(silent)
+    assert str(failure.value).endswith("your code raised ValueError")
 
 
 def test_multiple_choice_format_and_hidden_feedback():
@@ -158,10 +238,115 @@ class AlwaysClose(torch.Tensor):
 
 def test_a_tensor_that_lies_to_allclose_does_not_pass():
     def wrong_but_lying(x, f, norm):
-        return norm(x + f(x)).as_subclass(AlwaysClose)   # post-norm, dressed up
+        return norm(x + f(x)).as_subclass(AlwaysClose)  # post-norm, dressed up
 
-    assert torch.allclose(wrong_but_lying(torch.zeros(2, 3), lambda t: t + 1, lambda t: t),
-                          torch.ones(2, 3) * 42)         # the trick works on plain torch
+    assert torch.allclose(
+        wrong_but_lying(torch.zeros(2, 3), lambda t: t + 1, lambda t: t), torch.ones(2, 3) * 42
+    )  # the trick works on plain torch
     with pytest.raises(CheckFailed, match="post-norm"):
         checks.ordering.pre_norm_sublayer(wrong_but_lying)
     assert not checks.close(torch.zeros(3).as_subclass(AlwaysClose), torch.ones(3))
+
+
+# --------------------------------------------------------------------------- the notebooks' own code
+
+
+def notebook_namespace(assignment: str, *grade_ids: str) -> dict:
+    """Run the named cells of the source notebook (setup first) in one namespace, as a
+    student's kernel would; solution markers are comments, so solution cells run as written."""
+    import nbformat
+    from nbgrader_course import EXERCISES, cells_by_id
+
+    cells = cells_by_id(nbformat.read(EXERCISES / assignment / f"{assignment}.ipynb", as_version=4))
+    namespace = {"__name__": "__main__"}
+    for grade_id in ("setup",) + grade_ids:
+        exec(compile(cells[grade_id].source, f"<{grade_id}>", "exec"), namespace)
+    return namespace
+
+
+FIXES = (
+    "x + dropout(F(self.norm1(x)))",
+    "residual is taken from the normalised input",
+    "dropout is applied to the identity path",
+    "Pass key_padding_mask",
+    "final_norm",
+)
+
+
+def test_fix_block_self_check_on_the_untouched_notebook_gives_no_fix_away(capsys):
+    ns = notebook_namespace("fix_block", "given_modules", "broken_code")
+    summary = checks.self_check("fix_block", namespace=ns)
+    out = capsys.readouterr().out
+    assert set(summary.values()) == {"not answered"}
+    assert "still the given code" in out
+    assert not [fix for fix in FIXES if fix in out]
+
+
+def test_fix_block_whole_stack_check_fails_with_the_bugs_in_place():
+    ns = notebook_namespace("fix_block", "given_modules", "broken_code")
+    with pytest.raises(CheckFailed, match="All bugs: the whole stack"):
+        checks.fix_block.whole_stack(ns["TransformerStack"])
+    # each single bug left in a fixed stack is caught too
+    fixed = notebook_namespace("fix_block", "given_modules", "fixed_block")
+    checks.fix_block.whole_stack(fixed["TransformerStack"])
+    block = fixed["TransformerBlock"]
+    bugs = {
+        "attention": lambda self, x, m=None: self.norm1(x + self.dropout(self.attn(x, m))),
+        "ffn": lambda self, x: (lambda h: h + self.ffn(h))(self.norm2(x)),
+        "mask": lambda self, x, m=None: x + self.dropout(self.attn(self.norm1(x))),
+    }
+    for name, method in bugs.items():
+        broken = type(f"Broken{name}", (block,), {("ffn_sublayer" if name == "ffn" else "attention_sublayer"): method})
+        stack = type("Stack", (fixed["TransformerStack"],), {})
+        original = fixed["TransformerBlock"]
+        fixed["TransformerBlock"] = broken  # the stack builds its blocks by this name
+        try:
+            with pytest.raises(CheckFailed, match="differs from the reference pre-norm stack"):
+                checks.fix_block.whole_stack(stack)
+        finally:
+            fixed["TransformerBlock"] = original
+
+
+def test_fix_block_final_norm_accepts_the_functional_layer_norm():
+    ns = notebook_namespace("fix_block", "given_modules", "fixed_block")
+
+    class FunctionalStack(ns["TransformerStack"]):
+        def forward(self, x, key_padding_mask=None):
+            for block in self.blocks:
+                x = block(x, key_padding_mask)
+            n = self.final_norm
+            return nn.functional.layer_norm(x, n.normalized_shape, n.weight, n.bias, n.eps)
+
+    class NormAfterEveryBlock(ns["TransformerStack"]):
+        def forward(self, x, key_padding_mask=None):
+            for block in self.blocks:
+                x = self.final_norm(block(x, key_padding_mask))
+            return x
+
+    class PlainLayerNormAtTheEnd(ns["TransformerStack"]):  # the right place, not final_norm's gain
+        def forward(self, x, key_padding_mask=None):
+            for block in self.blocks:
+                x = block(x, key_padding_mask)
+            return nn.functional.layer_norm(x, x.shape[-1:])
+
+    checks.fix_block.final_norm(FunctionalStack)
+    checks.fix_block.whole_stack(FunctionalStack)
+    with pytest.raises(CheckFailed, match="applied 2 times"):
+        checks.fix_block.final_norm(NormAfterEveryBlock)
+    with pytest.raises(CheckFailed, match="defined but never applied"):
+        checks.fix_block.final_norm(PlainLayerNormAtTheEnd)
+
+
+def test_shape_debugging_self_check_on_the_untouched_notebook_says_not_answered(capsys):
+    ns = notebook_namespace("shape_debugging", "buggy_code")
+    summary = checks.self_check("shape_debugging", namespace=ns)
+    out = capsys.readouterr().out
+    assert set(summary.values()) == {"not answered"}
+    assert "scrambled" not in out and "raised" not in out
+
+
+def test_shape_debugging_accepts_an_in_place_mask():
+    def apply_padding_mask(scores, key_padding_mask):
+        return scores.masked_fill_(key_padding_mask[:, None, None, :], float("-inf"))
+
+    checks.shape_debugging.apply_padding_mask(apply_padding_mask)

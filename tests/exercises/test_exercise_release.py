@@ -6,9 +6,16 @@ from __future__ import annotations
 import re
 
 import pytest
+from nbgrader_course import (
+    ASSIGNMENTS,
+    EXERCISES,
+    autograded_cells,
+    cells_by_id,
+    nbgrader_meta,
+    read_notebook,
+    written_cells,
+)
 
-from nbgrader_course import (ASSIGNMENTS, EXERCISES, autograded_cells, cells_by_id, nbgrader_meta,
-                             read_notebook, written_cells)
 from normlab.checks import REGISTRY
 
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:nbgrader.api")
@@ -17,8 +24,7 @@ HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 HIDDEN_CHECK = re.compile(r"\bchecks\.(?:expect\w*|selection_credit)\(")
 VISIBLE_CALL = re.compile(r"^checks\.(\w+)\.(\w+)\(", re.M)
-MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
-           "Model answer", "Mark scheme")
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "Model answer", "Mark scheme")
 
 
 def notebook_text(nb) -> str:
@@ -95,11 +101,12 @@ def test_each_test_cell_announces_its_true_number_of_hidden_checks(assignment):
 
 
 def test_points_add_up():
-    totals = {a: (sum(autograded_cells(nb).values()), sum(written_cells(nb).values()))
-              for a in ASSIGNMENTS
-              for nb in [read_notebook(EXERCISES / a / f"{a}.ipynb")]}
-    assert totals == {"ordering": (14, 0), "fix_block": (12, 0), "shape_debugging": (10, 0),
-                      "design_review": (12, 7)}
+    totals = {
+        a: (sum(autograded_cells(nb).values()), sum(written_cells(nb).values()))
+        for a in ASSIGNMENTS
+        for nb in [read_notebook(EXERCISES / a / f"{a}.ipynb")]
+    }
+    assert totals == {"ordering": (14, 0), "fix_block": (12, 0), "shape_debugging": (10, 0), "design_review": (12, 7)}
 
 
 @pytest.mark.slow

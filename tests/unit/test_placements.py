@@ -1,4 +1,4 @@
-"""Each placement computes its formula (facts.md section 1), checked against a direct
+"""Each placement computes its formula (the table in normlab/nn/blocks.py), checked against a direct
 computation written here from the block's own sub-layers."""
 
 import pytest
@@ -62,6 +62,7 @@ def test_placements_differ_from_each_other(placement):
 
 def test_block_by_name_is_the_named_class():
     from normlab import PostNormBlock, PreNormBlock
+
     assert type(Block(D, HEADS, FF, placement="pre")) is PreNormBlock
     assert type(Block(D, HEADS, FF, placement="post")) is PostNormBlock
     with pytest.raises(ValueError, match="unknown placement 'mid'"):
@@ -85,11 +86,12 @@ def test_deepnorm_constants_follow_depth():
 
 def test_norms_match_their_formulas():
     from normlab import make_norm
+
     x = torch.randn(4, 6, D)
     rms = make_norm("rms", D)
     torch.testing.assert_close(rms(x), x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + rms.eps))
     scale = make_norm("scale", D)
-    torch.testing.assert_close(scale(x), D ** 0.5 * x / x.norm(dim=-1, keepdim=True))
+    torch.testing.assert_close(scale(x), D**0.5 * x / x.norm(dim=-1, keepdim=True))
     layer = make_norm("layer", D)
     mean, var = x.mean(-1, keepdim=True), x.var(-1, unbiased=False, keepdim=True)
     torch.testing.assert_close(layer(x), (x - mean) / torch.sqrt(var + 1e-5))
@@ -97,9 +99,10 @@ def test_norms_match_their_formulas():
         make_norm("batch", D)
 
 
-@pytest.mark.parametrize("placement,has_final", [("post", False), ("pre", True), ("sandwich", True),
-                                                 ("res-post", True), ("deepnorm", False),
-                                                 ("parallel", True)])
+@pytest.mark.parametrize(
+    "placement,has_final",
+    [("post", False), ("pre", True), ("sandwich", True), ("res-post", True), ("deepnorm", False), ("parallel", True)],
+)
 def test_stack_final_norm(placement, has_final):
     stack = TransformerStack(3, D, HEADS, FF, placement=placement).eval()
     assert (stack.final_norm is not None) == has_final
@@ -122,7 +125,7 @@ def test_causal_attention_ignores_the_future():
     block = Block(D, HEADS, FF, placement="pre", causal=True).eval()
     x = torch.randn(1, 6, D)
     changed = x.clone()
-    changed[:, 4:] += 1.0          # change only the last two positions
+    changed[:, 4:] += 1.0  # change only the last two positions
     torch.testing.assert_close(block(x)[:, :4], block(changed)[:, :4])
 
 
@@ -132,7 +135,7 @@ def test_padding_mask_hides_padded_keys():
     x = torch.randn(1, 6, D)
     mask = torch.tensor([[False, False, False, False, True, True]])
     changed = x.clone()
-    changed[:, 4:] = torch.randn(1, 2, D)   # the padded positions' content must not matter
+    changed[:, 4:] = torch.randn(1, 2, D)  # the padded positions' content must not matter
     torch.testing.assert_close(block(x, mask)[:, :4], block(changed, mask)[:, :4])
     _, weights = block.attn(x, key_padding_mask=mask, need_weights=True)
     assert weights.shape == (1, HEADS, 6, 6)

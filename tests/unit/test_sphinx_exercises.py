@@ -1,4 +1,4 @@
-"""normlab.sphinx_exercises: chapter 8's student notebooks are the release, never a leak.
+"""normlab.book.student_notebooks: chapter 8's student notebooks are the release, never a leak.
 
 The release itself (nbgrader through the autograder) is faked here, so these tests are
 fast; tests/book/test_chapters.py checks the real downloads of the built book."""
@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from sphinx.errors import ExtensionError
 
-from normlab import sphinx_exercises
+from normlab.book import student_notebooks
 
 
 def fake_release(notebooks: dict[str, str]):
@@ -20,7 +20,7 @@ def fake_release(notebooks: dict[str, str]):
     def run(command, cwd, capture_output, text):
         course = command[command.index("--course") + 1]
         for name, text_ in notebooks.items():
-            path = sphinx_exercises.Path(course) / "release" / name / f"{name}.ipynb"
+            path = student_notebooks.Path(course) / "release" / name / f"{name}.ipynb"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text_)
         calls.append(command)
@@ -38,27 +38,28 @@ def book(tmp_path):
 
 def test_student_notebooks_are_copied_and_the_release_is_not_repeated(book, monkeypatch):
     run, calls = fake_release({"ordering": '{"cells": ["# YOUR CODE HERE"]}'})
-    monkeypatch.setattr(sphinx_exercises.subprocess, "run", run)
-    first = sphinx_exercises.release_student_notebooks(book)
+    monkeypatch.setattr(student_notebooks.subprocess, "run", run)
+    first = student_notebooks.release_student_notebooks(book)
     assert [p.name for p in first] == ["ordering.ipynb"]
-    assert sphinx_exercises.release_student_notebooks(book) == first
+    assert student_notebooks.release_student_notebooks(book) == first
     assert len(calls) == 1, "unchanged exercises are not released again"
     (book / "exercises" / "ordering" / "ordering.ipynb").write_text('{"changed": 1}')
-    sphinx_exercises.release_student_notebooks(book)
+    student_notebooks.release_student_notebooks(book)
     assert len(calls) == 2, "a changed exercise is released again"
 
 
-@pytest.mark.parametrize("marker", sphinx_exercises.LEAK_MARKERS)
+@pytest.mark.parametrize("marker", student_notebooks.LEAK_MARKERS)
 def test_a_leaked_solution_or_hidden_test_stops_the_build(book, monkeypatch, marker):
     run, _ = fake_release({"ordering": f'{{"cells": ["{marker}"]}}'})
-    monkeypatch.setattr(sphinx_exercises.subprocess, "run", run)
+    monkeypatch.setattr(student_notebooks.subprocess, "run", run)
     with pytest.raises(ExtensionError, match="must not be published"):
-        sphinx_exercises.release_student_notebooks(book)
-    assert not (book / sphinx_exercises.OUT_DIR / "ordering.ipynb").exists()
+        student_notebooks.release_student_notebooks(book)
+    assert not (book / student_notebooks.OUT_DIR / "ordering.ipynb").exists()
 
 
 def test_a_failed_release_says_so(book, monkeypatch):
-    monkeypatch.setattr(sphinx_exercises.subprocess, "run",
-                        lambda command, **kw: subprocess.CompletedProcess(command, 2, "", "boom"))
+    monkeypatch.setattr(
+        student_notebooks.subprocess, "run", lambda command, **kw: subprocess.CompletedProcess(command, 2, "", "boom")
+    )
     with pytest.raises(ExtensionError, match=r"(?s)autograder release` failed .*boom"):
-        sphinx_exercises.release_student_notebooks(book)
+        student_notebooks.release_student_notebooks(book)

@@ -1,4 +1,4 @@
-"""Theorem 1's direction (Xiong et al. 2020; facts.md section 2): at initialisation the
+"""Theorem 1's direction (Xiong et al. 2020): at initialisation the
 gradient of the last block's FFN second weight shrinks as a pre-norm stack gets deeper,
 and does not shrink for post-norm. Seeded, several seeds; compares the two depths of
 each seed, so no number from a run is copied in."""
@@ -46,8 +46,9 @@ def test_grad_norms_are_deterministic_and_per_layer():
     first = grad_norms_by_layer(stack, x, lambda y: y.pow(2).mean())
     again = grad_norms_by_layer(stack, x, lambda y: y.pow(2).mean())
     assert len(first) == 3 and first == again
-    both = grad_norms_by_layer(stack, x, lambda y: y.pow(2).mean(),
-                               params=["ffn.linear2.weight", "attn.out_proj.weight"])
+    both = grad_norms_by_layer(
+        stack, x, lambda y: y.pow(2).mean(), params=["ffn.linear2.weight", "attn.out_proj.weight"]
+    )
     assert both["ffn.linear2.weight"] == first
     with pytest.raises(KeyError, match="no parameter 'ffn.w2'"):
         grad_norms_by_layer(stack, x, lambda y: y.sum(), params="ffn.w2")

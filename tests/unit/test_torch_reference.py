@@ -1,5 +1,5 @@
 """PreNormBlock / PostNormBlock carry nn.TransformerEncoderLayer's weights and match it
-in output and in parameter gradients (facts.md section 5)."""
+in output and in parameter gradients (torch.nn.TransformerEncoderLayer._sa_block, _ff_block)."""
 
 import pytest
 import torch
@@ -16,8 +16,9 @@ SIZES = [  # (d_model, n_heads, d_ff, batch, seq)
 
 def torch_layer(d_model, n_heads, d_ff, norm_first, batch_first, activation="relu"):
     torch.manual_seed(0)
-    return nn.TransformerEncoderLayer(d_model, n_heads, d_ff, dropout=0.0, activation=activation,
-                                      batch_first=batch_first, norm_first=norm_first).eval()
+    return nn.TransformerEncoderLayer(
+        d_model, n_heads, d_ff, dropout=0.0, activation=activation, batch_first=batch_first, norm_first=norm_first
+    ).eval()
 
 
 def padding_mask(batch, seq):
@@ -75,10 +76,12 @@ def test_gelu_layer_is_carried_over():
     torch.testing.assert_close(mine(x), theirs(x), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("cls,norm_first,other", [(PreNormBlock, False, "PostNormBlock"),
-                                                  (PostNormBlock, True, "PreNormBlock")])
+@pytest.mark.parametrize(
+    "cls,norm_first,other", [(PreNormBlock, False, "PostNormBlock"), (PostNormBlock, True, "PreNormBlock")]
+)
 def test_mismatched_norm_first_is_refused(cls, norm_first, other):
     layer = torch_layer(16, 2, 32, norm_first=norm_first, batch_first=True)
-    with pytest.raises(ValueError, match=f"norm_first={not norm_first}, got norm_first={norm_first}: "
-                                          f"use {other}.from_torch"):
+    with pytest.raises(
+        ValueError, match=f"norm_first={not norm_first}, got norm_first={norm_first}: use {other}.from_torch"
+    ):
         cls.from_torch(layer)

@@ -6,15 +6,25 @@ B, S, D, H, FF = 2, 10, 64, 4, 256
 BSD, BHSd, BHSS = (B, S, D), (B, H, S, D // H), (B, H, S, S)
 
 ATTENTION_STEPS = [
-    ("attn.q_proj", BSD, BSD), ("attn.split_heads", BSD, BHSd),
-    ("attn.k_proj", BSD, BSD), ("attn.split_heads", BSD, BHSd),
-    ("attn.v_proj", BSD, BSD), ("attn.split_heads", BSD, BHSd),
-    ("attn.scores", BHSd, BHSS), ("attn.softmax", BHSS, BHSS), ("attn.dropout", BHSS, BHSS),
-    ("attn.merge_heads", BHSd, BSD), ("attn.out_proj", BSD, BSD), ("dropout1", BSD, BSD),
+    ("attn.q_proj", BSD, BSD),
+    ("attn.split_heads", BSD, BHSd),
+    ("attn.k_proj", BSD, BSD),
+    ("attn.split_heads", BSD, BHSd),
+    ("attn.v_proj", BSD, BSD),
+    ("attn.split_heads", BSD, BHSd),
+    ("attn.scores", BHSd, BHSS),
+    ("attn.softmax", BHSS, BHSS),
+    ("attn.dropout", BHSS, BHSS),
+    ("attn.merge_heads", BHSd, BSD),
+    ("attn.out_proj", BSD, BSD),
+    ("dropout1", BSD, BSD),
 ]
 FFN_STEPS = [
-    ("ffn.linear1", BSD, (B, S, FF)), ("ffn.activation", (B, S, FF), (B, S, FF)),
-    ("ffn.dropout", (B, S, FF), (B, S, FF)), ("ffn.linear2", (B, S, FF), BSD), ("dropout2", BSD, BSD),
+    ("ffn.linear1", BSD, (B, S, FF)),
+    ("ffn.activation", (B, S, FF), (B, S, FF)),
+    ("ffn.dropout", (B, S, FF), (B, S, FF)),
+    ("ffn.linear2", (B, S, FF), BSD),
+    ("dropout2", BSD, BSD),
 ]
 
 

@@ -3,7 +3,7 @@
 Every module has pure, seeded compute functions, a ``render(**values)`` that draws one
 state of the demo (a matplotlib Figure, an HTML table or a small widget), its
 ``CONTROLS`` and a ``demo(live=None)`` that builds the widget through
-:func:`normlab.widgets.precomputed_demo`: pre-rendered variants linked in the browser on
+:func:`normlab.page.widgets.precomputed_demo`: pre-rendered variants linked in the browser on
 a static page, re-rendered on change in JupyterLab.
 
     from normlab.demos import stream

@@ -10,11 +10,12 @@ import html
 
 import torch
 
-from ..blocks import PreNormBlock
-from ..display import table_html
-from ..shapes import ShapeError
-from ..trace import trace_shapes
-from ..widgets import Control, precomputed_demo
+from ..nn.blocks import PreNormBlock
+from ..nn.shapes import ShapeError
+from ..nn.trace import trace_shapes
+from ..page.display import table_html
+from ..page.widgets import Control
+from .figures import demo_widget
 
 
 @functools.lru_cache(maxsize=16)
@@ -26,7 +27,7 @@ def _block(d_model: int, n_heads: int, d_ff: int) -> PreNormBlock:
 def trace_rows(batch: int, seq: int, d_model: int, n_heads: int, d_ff: int) -> list[list[str]]:
     """(step, op, input shape, output shape) of every leaf step; raises ShapeError."""
     block = _block(d_model, n_heads, d_ff)
-    x = torch.zeros(batch, seq, d_model)   # only the shapes matter
+    x = torch.zeros(batch, seq, d_model)  # only the shapes matter
     return [[s.name, s.op, str(s.input_shape), str(s.output_shape)] for s in trace_shapes(block, x)]
 
 
@@ -34,11 +35,13 @@ def render(batch: int = 2, seq: int = 10, d_model: int = 64, n_heads: int = 4, d
     try:
         rows = trace_rows(batch, seq, d_model, n_heads, d_ff)
     except ShapeError as err:
-        return (f"<div class='normlab-error' style='color:#b00'><b>ShapeError</b>: "
-                f"{html.escape(str(err))}</div>")
-    return table_html(["step", "op", "input", "output"], rows,
-                      caption=f"pre-norm block, x of shape (batch={batch}, seq={seq}, d_model={d_model}); "
-                              f"d_head = d_model / heads = {d_model // n_heads}")
+        return f"<div class='normlab-error' style='color:#b00'><b>ShapeError</b>: {html.escape(str(err))}</div>"
+    return table_html(
+        ["step", "op", "input", "output"],
+        rows,
+        caption=f"pre-norm block, x of shape (batch={batch}, seq={seq}, d_model={d_model}); "
+        f"d_head = d_model / heads = {d_model // n_heads}",
+    )
 
 
 CONTROLS = {
@@ -51,4 +54,4 @@ CONTROLS = {
 
 
 def demo(live: bool | None = None):
-    return precomputed_demo(render, CONTROLS, live=live)
+    return demo_widget(__name__, live)

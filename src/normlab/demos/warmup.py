@@ -1,6 +1,6 @@
 """Demo 5, warm-up and learning rate: small post-norm and pre-norm stacks trained on a
 synthetic task (reverse a random token sequence) with Adam, with or without a linear
-learning-rate warm-up (Xiong et al. 2020's warm-up result; facts.md section 2).
+learning-rate warm-up (Xiong et al. 2020's warm-up result on IWSLT14 De-En).
 
 The models are tiny (8 blocks, d_model 32) and train for 100 steps, so that the book
 can run every variant at build time; book/measurements.md says how this compares with
@@ -13,19 +13,19 @@ import math
 
 import numpy as np
 
-from ..experiments import TaskConfig, train_reverse
-from ..widgets import Control, precomputed_demo
-from ._plot import PLACEMENT_COLORS, cached_figure, new_figure
+from ..page.widgets import Control, Picture
+from ..studies.experiments import TaskConfig, train_reverse
+from .figures import demo_widget, legend_below, new_figure, placement_style, styled
 
 # The sweep on book/measurements.md: at this size, without warm-up post-norm stays at
 # chance at HIGH_LR for every seed tried, while 30 warm-up steps or pre-norm train it.
-TASK = TaskConfig()   # 8 blocks, d_model 32, 100 steps of 32 sequences
+TASK = TaskConfig()  # 8 blocks, d_model 32, 100 steps of 32 sequences
 WARMUP_STEPS = 30
 HIGH_LR = 1e-2
 
 
 def run(placement: str, lr: float, warmup_steps: int, seed: int = 0) -> dict:
-    """One seeded training run (see :func:`normlab.experiments.train_reverse`, cached there)."""
+    """One seeded training run (see :func:`normlab.studies.experiments.train_reverse`, cached there)."""
     return train_reverse(placement, lr, warmup_steps, TASK, seed)
 
 
@@ -37,26 +37,36 @@ def smooth(values, window: int = 10) -> np.ndarray:
     return np.convolve(values, np.ones(window) / window, mode="valid")
 
 
-@cached_figure
-def render(lr: float = 1e-2, warmup: str = "none"):
+@styled
+def render(lr: float = 1e-2, warmup: str = "none") -> Picture:
     warmup_steps = WARMUP_STEPS if warmup != "none" else 0
-    fig, ax = new_figure()
+    fig, ax = new_figure(3.6)
+    results = {}
     for placement in ("post", "pre"):
-        result = run(placement, lr, warmup_steps)
+        result = results[placement] = run(placement, lr, warmup_steps)
         curve = smooth(result["loss"])
-        ax.plot(np.arange(len(curve)) + 10, curve, color=PLACEMENT_COLORS[placement],
-                label=f"{placement}: held-out token accuracy {result['accuracy']:.0%}"
-                      + (" (diverged)" if result["diverged"] else ""))
-    ax.axhline(math.log(TASK.vocab), color="gray", linestyle=":", linewidth=1,
-               label=f"chance: ln {TASK.vocab}")
+        ax.plot(
+            np.arange(len(curve)) + 10,
+            curve,
+            **placement_style(placement, marker=""),
+            linewidth=2,
+            label=f"{placement}: held-out accuracy {result['accuracy']:.0%}"
+            + (" (diverged)" if result["diverged"] else ""),
+        )
+    ax.axhline(math.log(TASK.vocab), color="gray", linestyle=":", linewidth=1.2, label=f"chance: ln {TASK.vocab}")
     if warmup_steps:
-        ax.axvspan(0, warmup_steps, color="gray", alpha=0.1, label="warm-up")
+        ax.axvspan(0, warmup_steps, color="gray", alpha=0.12, label="warm-up")
     ax.set_xlabel("training step")
     ax.set_ylabel("training loss (10-step mean)")
     ax.set_ylim(0, math.log(TASK.vocab) * 1.3)
-    ax.set_title(f"{TASK.n_layers} blocks, Adam lr {lr:g}, warm-up: {warmup}", fontsize=9)
-    ax.legend(fontsize=7)
-    return fig
+    ax.set_title(f"{TASK.n_layers} blocks, Adam lr {lr:g}, warm-up: {warmup}")
+    legend_below(ax)
+    alt = (
+        f"training loss over {TASK.steps} steps, {TASK.n_layers} blocks, learning rate {lr:g}, "
+        f"warm-up {warmup}: post vs pre; held-out token accuracy "
+        + ", ".join(f"{p} {r['accuracy']:.0%}" + (" (diverged)" if r["diverged"] else "") for p, r in results.items())
+    )
+    return Picture(fig, alt)
 
 
 CONTROLS = {
@@ -66,4 +76,4 @@ CONTROLS = {
 
 
 def demo(live: bool | None = None):
-    return precomputed_demo(render, CONTROLS, live=live)
+    return demo_widget(__name__, live)

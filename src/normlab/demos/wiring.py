@@ -4,7 +4,8 @@ random input.
 
 The identity path is the route from the input x to the output y that skips the
 sub-layer F. Drawn green where nothing touches it; red where it passes a norm (post,
-DeepNorm) or is rescaled (DeepNorm's alpha): facts.md section 1.
+DeepNorm) or is rescaled (DeepNorm's alpha); each block class in normlab.nn.blocks
+says which.
 """
 
 from __future__ import annotations
@@ -12,40 +13,39 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-import ipywidgets as widgets
 import torch
-from matplotlib.patches import Circle, FancyBboxPatch
+from matplotlib.patches import FancyBboxPatch
 
-from ..analysis import seed_everything
-from ..blocks import PLACEMENTS
-from ..display import table_html
-from ..experiments import one_thread
-from ..stack import TransformerStack
-from ..widgets import Control, precomputed_demo
-from ._plot import image, new_figure, png_bytes
+from ..nn.blocks import BLOCKS, PLACEMENTS
+from ..nn.stack import TransformerStack
+from ..page.display import table_html
+from ..page.widgets import Control, EncodedImage, encode_figure
+from ..studies.analysis import seed_everything
+from ..studies.experiments import one_thread
+from .figures import PLACEMENT_COLORS, demo_widget, new_figure, styled
 
 
 @dataclass(frozen=True)
 class Wiring:
-    formula: str                 # one sub-layer, F = attention or FFN (facts.md section 1)
-    branch: tuple[str, ...]      # boxes on the branch, in order
-    after_add: tuple[str, ...]   # boxes on the stream after the add
-    identity_scale: str = ""     # a factor on the identity path, if any
+    formula: str  # one sub-layer, F = attention or FFN
+    branch: tuple[str, ...]  # boxes on the branch, in order
+    after_add: tuple[str, ...]  # boxes on the stream after the add
+    identity_scale: str = ""  # a factor on the identity path, if any
     used_by: str = ""
 
 
+# read off the block classes: a placement is one class in normlab.nn.blocks
 WIRINGS = {
-    "post": Wiring("y = LN(x + F(x))", ("F",), ("LN",), used_by="Transformer 2017, BERT, GPT-1"),
-    "pre": Wiring("y = x + F(LN(x))", ("LN", "F"), (), used_by="GPT-2/3, T5, LLaMA (+ a final LN)"),
-    "sandwich": Wiring("y = x + LN(F(LN(x)))", ("LN", "F", "LN"), (), used_by="CogView, Gemma 2/3"),
-    "res-post": Wiring("y = x + LN(F(x))", ("F", "LN"), (), used_by="Swin V2, OLMo 2"),
-    "deepnorm": Wiring("y = LN(α·x + F(x)),  F's weights ×β at init", ("F",), ("LN",),
-                       identity_scale="×α", used_by="DeepNet (Wang et al. 2022)"),
-    "parallel": Wiring("y = x + Attn(LN(x)) + FFN(LN(x))", ("LN", "Attn + FFN"), (),
-                       used_by="GPT-J, PaLM"),
+    placement: Wiring(
+        cls.formula, cls.wiring.branch, cls.wiring.after_add, cls.wiring.identity_scale, used_by=", ".join(cls.models)
+    )
+    for placement, cls in BLOCKS.items()
 }
 
-CLEAN, TOUCHED, BRANCH = "#2ca02c", "#d62728", "#555555"
+# The identity path is drawn black: solid where nothing touches it, dotted where a norm or a
+# scale sits on it (colours are kept for placements, one each across the book).
+PATH = "#222222"
+CLEAN_STYLE, TOUCHED_STYLE = {"linestyle": "-"}, {"linestyle": (0, (1, 1.2))}
 
 
 def identity_is_clean(placement: str) -> bool:
@@ -54,42 +54,99 @@ def identity_is_clean(placement: str) -> bool:
     return not wiring.after_add and not wiring.identity_scale
 
 
+@styled
 def draw(placement: str):
     """The diagram of one sub-layer of ``placement`` (a matplotlib Figure)."""
     wiring = WIRINGS[placement]
-    fig, ax = new_figure(6.0, 2.4)
+    colour = PLACEMENT_COLORS[placement]
+    fig, ax = new_figure(2.7)
     ax.set_xlim(-0.3, 10.3)
-    ax.set_ylim(-1.0, 2.0)
+    ax.set_ylim(-1.05, 1.6)
     ax.axis("off")
-    add_x = 6.5
+    add_x = 6.6
     clean = identity_is_clean(placement)
-    identity_color = CLEAN if clean else TOUCHED
+    char = 0.21  # data units per character at the book's font size (10.3 units = 4.2 in)
 
-    def box(x, y, text, edge):
-        ax.add_patch(FancyBboxPatch((x - 0.55, y - 0.25), 1.1, 0.5, boxstyle="round,pad=0.05",
-                                    facecolor="white", edgecolor=edge, linewidth=1.5, zorder=3))
-        ax.text(x, y, text, ha="center", va="center", fontsize=9, zorder=4)
+    def width_of(text: str) -> float:
+        return max(0.9, char * len(text) + 0.35)
+
+    def box(x, y, text, edge, linestyle="-"):
+        w = width_of(text)
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - w / 2, y - 0.27),
+                w,
+                0.54,
+                boxstyle="round,pad=0.05",
+                facecolor="white",
+                edgecolor=edge,
+                linewidth=1.6,
+                linestyle=linestyle,
+                zorder=3,
+            )
+        )
+        ax.text(x, y, text, ha="center", va="center", zorder=4)
 
     # identity path along y = 0, from x to the add and on to y
-    ax.plot([0.3, 9.7], [0, 0], color=identity_color, linewidth=4, zorder=1, solid_capstyle="round")
-    ax.text(0.0, 0, "x", ha="center", va="center", fontsize=12)
-    ax.text(10.0, 0, "y", ha="center", va="center", fontsize=12)
+    ax.plot(
+        [0.3, 9.7],
+        [0, 0],
+        color=PATH,
+        linewidth=3.5,
+        zorder=1,
+        solid_capstyle="round",
+        **(CLEAN_STYLE if clean else TOUCHED_STYLE),
+    )
+    ax.text(0.0, 0, "x", ha="center", va="center", fontsize=13)
+    ax.text(10.0, 0, "y", ha="center", va="center", fontsize=13)
     if wiring.identity_scale:
-        box(3.5, 0, wiring.identity_scale, TOUCHED)
-    # the branch: up at 1.0, through its boxes, down into the add
-    ax.plot([1.0, 1.0, add_x, add_x], [0, 1.2, 1.2, 0.25], color=BRANCH, linewidth=1.5, zorder=2)
-    step = (add_x - 1.6) / max(len(wiring.branch), 1)
-    for i, name in enumerate(wiring.branch):
-        box(1.6 + step * (i + 0.5), 1.2, name, BRANCH)
-    ax.add_patch(Circle((add_x, 0), 0.25, facecolor="white", edgecolor="black", zorder=3))
-    ax.text(add_x, 0, "+", ha="center", va="center", fontsize=12, zorder=4)
+        box(3.5, 0, wiring.identity_scale, PATH, linestyle=":")
+    # the branch: up at 1.0, through its boxes (laid out by their widths), down into the add
+    ax.plot([1.0, 1.0, add_x, add_x], [0, 1.1, 1.1, 0.25], color=colour, linewidth=1.6, zorder=2)
+    widths = [width_of(name) for name in wiring.branch]
+    left, right = 1.35, add_x - 0.3
+    gap = (right - left - sum(widths)) / (len(widths) + 1)
+    x = left + gap
+    for name, w in zip(wiring.branch, widths):
+        box(x + w / 2, 1.1, name, colour)
+        x += w + gap
+    ax.plot(
+        [add_x], [0], marker="o", markersize=20, markerfacecolor="white", markeredgecolor="black", zorder=3
+    )  # a marker stays round whatever the axes' aspect
+    ax.text(add_x, 0, "+", ha="center", va="center", fontsize=13, zorder=4)
     for i, name in enumerate(wiring.after_add):
-        box(8.3 + i, 0, name, TOUCHED)
-    verdict = ("identity path untouched: gradients reach x unchanged" if clean
-               else "identity path passes a norm or a scale")
-    ax.text(5.0, -0.75, verdict, ha="center", fontsize=9, color=identity_color)
-    ax.set_title(f"{placement}:  {wiring.formula}", fontsize=10)
+        box(8.3 + i, 0, name, PATH, linestyle=":")
+    verdict = (
+        "identity path untouched (solid):\ngradients reach x unchanged"
+        if clean
+        else "identity path (dotted) passes\na norm or a scale"
+    )
+    ax.text(5.0, -0.45, verdict, ha="center", va="top")
+    formula = wiring.formula.replace(",  ", "\n")
+    ax.set_title(f"{placement}:  {formula}")
     return fig
+
+
+def alt_text(placement: str) -> str:
+    wiring = WIRINGS[placement]
+    path = (
+        "untouched: nothing normalises or rescales it"
+        if identity_is_clean(placement)
+        else "passes "
+        + " and ".join(
+            filter(None, [wiring.identity_scale and "a scale α", wiring.after_add and "a LayerNorm after the add"])
+        )
+    )
+    return (
+        f"wiring of one {placement} sub-layer, {wiring.formula}: the branch runs "
+        f"{' then '.join(wiring.branch)}; the identity path from x to y {path}"
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def diagram(placement: str) -> EncodedImage:
+    """The diagram, encoded once per placement (it does not depend on depth)."""
+    return encode_figure(draw(placement), alt_text(placement))
 
 
 @functools.lru_cache(maxsize=64)
@@ -109,15 +166,13 @@ def output_stats(placement: str, n_layers: int, seed: int = 0) -> dict:
                 stream = block(stream)
             y = stack(x)
     per_feature = lambda t: t.pow(2).sum(-1).mean().item() / 64  # noqa: E731
-    return {"input": per_feature(x), "last_block": per_feature(stream), "output": per_feature(y),
-            "change": ((y - x).norm(dim=-1) / x.norm(dim=-1)).mean().item(),
-            "final_norm": stack.final_norm is not None}
-
-
-@functools.lru_cache(maxsize=16)
-def diagram_png(placement: str) -> bytes:
-    """The diagram as PNG bytes, drawn once per placement (it does not depend on depth)."""
-    return png_bytes(draw(placement))
+    return {
+        "input": per_feature(x),
+        "last_block": per_feature(stream),
+        "output": per_feature(y),
+        "change": ((y - x).norm(dim=-1) / x.norm(dim=-1)).mean().item(),
+        "final_norm": stack.final_norm is not None,
+    }
 
 
 def render(placement: str = "pre", n_layers: int = 6):
@@ -125,14 +180,16 @@ def render(placement: str = "pre", n_layers: int = 6):
     rows = [
         ["input x", f"{stats['input']:.2f}"],
         [f"after block {n_layers} (residual stream)", f"{stats['last_block']:.2f}"],
-        ["stack output" + (" (after the final norm)" if stats["final_norm"] else ""),
-         f"{stats['output']:.2f}"],
+        ["stack output" + (" (after the final norm)" if stats["final_norm"] else ""), f"{stats['output']:.2f}"],
     ]
-    table = table_html(["where", "mean ||·||² / d_model"], rows,
-                       caption=f"{n_layers} freshly initialised {placement} blocks, d_model 64, random "
-                               f"N(0, 1) input; relative change ||y − x|| / ||x|| = {stats['change']:.2f}. "
-                               f"Used by: {WIRINGS[placement].used_by}.")
-    return widgets.VBox([image(diagram_png(placement)), widgets.HTML(table)])
+    table = table_html(
+        ["where", "mean ||·||² / d_model"],
+        rows,
+        caption=f"{n_layers} freshly initialised {placement} blocks, d_model 64, random "
+        f"N(0, 1) input; relative change ||y − x|| / ||x|| = {stats['change']:.2f}. "
+        f"Used by: {WIRINGS[placement].used_by}.",
+    )
+    return [diagram(placement), table]
 
 
 CONTROLS = {
@@ -142,4 +199,4 @@ CONTROLS = {
 
 
 def demo(live: bool | None = None):
-    return precomputed_demo(render, CONTROLS, live=live)
+    return demo_widget(__name__, live)

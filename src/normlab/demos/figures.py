@@ -1,0 +1,147 @@
+"""The book's figures: one style, one colour per placement, one way to become an image.
+
+Demos and the chapters' static figures both draw here::
+
+    from normlab.demos.figures import new_figure, placement_style, show_figure
+
+    fig, ax = new_figure()
+    ax.plot(x, y, **placement_style("pre"), label="pre")
+    show_figure(fig, alt="...", caption="...")   # in a chapter cell
+
+Sizes: a figure is FIGURE_WIDTH inches wide and every text in it at least
+:func:`normlab.page.widgets.min_font_pt` points, so that the smallest label is at least 11
+CSS px when the figure fills a phone's text column; it is encoded at 2x the largest size
+it is shown at (:func:`normlab.page.widgets.figure_png`, the one PNG encoder).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+from matplotlib.figure import Figure
+
+from ..nn.blocks import BLOCKS, PLACEMENTS
+from ..page.widgets import figure_html, min_font_pt, precomputed_demo
+
+# One colour, marker and dash per placement, on every page of the book (issue 14.3): the
+# placement classes carry them (Block.color, .marker, .linestyle in normlab/nn/blocks.py).
+PLACEMENT_STYLE = {
+    name: {"color": BLOCKS[name].color, "marker": BLOCKS[name].marker, "linestyle": BLOCKS[name].linestyle}
+    for name in PLACEMENTS
+}
+PLACEMENT_COLORS = {name: style["color"] for name, style in PLACEMENT_STYLE.items()}
+GUIDE = {"color": "#444444", "linestyle": "--", "linewidth": 1.2}  # theory lines and bounds
+
+FIGURE_WIDTH = 4.2  # inches; tall figures keep this width and grow in height
+BASE_FONT = math.ceil(min_font_pt(FIGURE_WIDTH) * 2) / 2  # points, the smallest text used
+
+
+def placement_style(placement: str, markersize: float = 5, **overrides) -> dict:
+    """Keyword arguments for ``ax.plot`` that draw ``placement`` as everywhere in the book."""
+    if placement not in PLACEMENT_STYLE:
+        raise ValueError(f"unknown placement {placement!r}; expected one of {list(PLACEMENT_STYLE)}")
+    return {**PLACEMENT_STYLE[placement], "markersize": markersize, **overrides}
+
+
+STYLE = {
+    "font.size": BASE_FONT,
+    "axes.titlesize": BASE_FONT,
+    "axes.labelsize": BASE_FONT,
+    "xtick.labelsize": BASE_FONT,
+    "ytick.labelsize": BASE_FONT,
+    "legend.fontsize": BASE_FONT,
+    "figure.titlesize": BASE_FONT,
+    "legend.framealpha": 0.9,
+    "legend.handlelength": 2.6,  # long enough to show a dash pattern
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+def new_figure(height: float = 3.0, nrows: int = 1, ncols: int = 1, width: float = FIGURE_WIDTH):
+    """A Figure and its Axes (one, or an array for several), in the book's style, not
+    registered with pyplot (nothing leaks between renders), with constrained layout so
+    no label is clipped. Panels go one above the other (``nrows``): side by side they
+    would be too narrow on a phone."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    fig.get_layout_engine().set(h_pad=0.04, w_pad=0.04)
+    with _style():
+        axes = fig.subplots(nrows, ncols, squeeze=True)
+    return fig, axes
+
+
+def _style():
+    from matplotlib import rc_context
+
+    return rc_context(STYLE)
+
+
+def styled(draw):
+    """Run ``draw`` inside the book's rc style (fonts of text added after new_figure)."""
+    import functools
+
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        with _style():
+            return draw(*args, **kwargs)
+
+    return wrapper
+
+
+def legend_below(ax, ncol: int = 1, **kwargs):
+    """The legend of ``ax`` under the figure's axes, so it never covers a curve (placed by
+    the constrained layout, centred on the figure: a legend as wide as the figure fits)."""
+    kwargs.setdefault("handlelength", STYLE["legend.handlelength"])
+    kwargs.setdefault("fontsize", BASE_FONT)
+    handles, labels = ax.get_legend_handles_labels()
+    return ax.get_figure().legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False, **kwargs)
+
+
+def _plain_power(value, _position) -> str:
+    return f"{value:.0e}".replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
+
+
+def log_axes(ax, x: bool = True, y: bool = True, xticks=None, y_subs=(1.0,)) -> None:
+    """Log scale on the chosen axes, without minor ticks and with plain-text labels
+    ("1e5"): mathtext tick labels over many decades make each render slow.
+    ``y_subs=(1, 2, 5)`` labels 1, 2 and 5 times each power of ten (for short ranges)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    for on, axis, set_scale in ((x, ax.xaxis, ax.set_xscale), (y, ax.yaxis, ax.set_yscale)):
+        if on:
+            set_scale("log")
+            axis.set_minor_locator(NullLocator())
+            axis.set_major_formatter(FuncFormatter(_plain_power))
+    if y and tuple(y_subs) != (1.0,):
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=y_subs))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2g}"))
+    if xticks is not None:
+        ax.set_xticks(list(xticks), [str(t) for t in xticks])
+
+
+def demo_config(module) -> tuple:
+    """What a demo's numbers depend on: its name and its module-level settings (upper-case
+    names: SEEDS, DEPTHS, TASK...). The on-disk cache key, so a changed setting (a test's
+    smaller SEEDS, say) never reads another setting's figures."""
+    return (module.__name__, {k: v for k, v in vars(module).items() if k.isupper() and not k.startswith("_")})
+
+
+def demo_widget(module_name: str, live: bool | None = None):
+    """The demo of module ``module_name`` (its ``render`` and ``CONTROLS``), cached on disk
+    under :func:`demo_config`."""
+    module = sys.modules[module_name]
+    return precomputed_demo(module.render, module.CONTROLS, live=live, cache_key=demo_config(module))
+
+
+def show_figure(fig, alt: str, caption: str = ""):
+    """A chapter's static figure as a cell output: the same 2x image as the demos', with
+    alt text and a caption (an HTML ``<figure>``, rendered by myst-nb and JupyterLab)."""
+    from IPython.display import HTML
+
+    if not alt.strip():
+        raise ValueError("show_figure: give alt text, a sentence saying what the figure shows")
+    import html
+
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return HTML(f"<figure class='normlab-static-figure'>{figure_html(fig, alt)}{cap}</figure>")

@@ -1,0 +1,62 @@
+"""Chapter 9's demo: pre-norm on the book's reverse task at two learning rates, with no
+warm-up, a linear warm-up, or warm-up + cosine decay (normlab.studies.training.train_task).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..page.widgets import Control, Picture
+from ..studies.experiments import TaskConfig
+from ..studies.training import train_task
+from .figures import demo_widget, legend_below, new_figure, placement_style, styled
+from .warmup import smooth
+
+TASK = TaskConfig()
+WARMUP_STEPS = 30
+RECIPES = {"none": ("constant", 0), "warm-up": ("warmup", WARMUP_STEPS), "warm-up + cosine": ("cosine", WARMUP_STEPS)}
+LEARNING_RATES = (1e-2, 1e-1)
+
+
+def run(lr: float, recipe: str, placement: str = "pre", optimiser: str = "adam", seed: int = 0) -> dict:
+    schedule, warmup = RECIPES[recipe]
+    return train_task(placement, lr, schedule, warmup, optimiser, TASK, seed)
+
+
+@styled
+def render(lr: float = 1e-1, recipe: str = "none") -> Picture:
+    fig, (ax_loss, ax_lr) = new_figure(5.4, nrows=2)
+    result = run(lr, recipe)
+    curve = smooth(result["loss"])
+    ax_loss.plot(
+        np.arange(len(curve)) + 10,
+        curve,
+        **placement_style("pre", marker=""),
+        linewidth=2,
+        label=f"pre-norm: held-out accuracy {result['accuracy']:.0%}",
+    )
+    ax_loss.axhline(math.log(TASK.vocab), color="gray", linestyle=":", linewidth=1.2, label="chance")
+    ax_loss.set_ylim(0, math.log(TASK.vocab) * 1.3)
+    ax_loss.set_ylabel("training loss\n(10-step mean)")
+    ax_loss.set_title(f"{TASK.n_layers} pre-norm blocks, Adam, peak lr {lr:g}, {recipe}")
+    ax_lr.plot(result["lr"], color="#444444")
+    ax_lr.set_xlabel("training step")
+    ax_lr.set_ylabel("learning rate")
+    legend_below(ax_loss)
+    alt = (
+        f"training loss and learning rate over {TASK.steps} steps, {TASK.n_layers} pre-norm blocks, "
+        f"peak learning rate {lr:g}, schedule {recipe}: held-out accuracy {result['accuracy']:.0%}"
+    )
+    return Picture(fig, alt)
+
+
+CONTROLS = {
+    "lr": Control(list(LEARNING_RATES), label="peak learning rate", value=1e-1),
+    "recipe": Control(list(RECIPES), label="schedule"),
+}
+
+
+def demo(live: bool | None = None):
+    return demo_widget(__name__, live)

@@ -1,0 +1,6 @@
+"""The neural core: shapes, norms, attention, feed-forward, blocks, stack, trace.
+
+Torch only: nothing here imports the rest of normlab (the lab, quizzes, demos or the
+book's tooling). Learners import these names from the top level,
+``from normlab import PreNormBlock, make_norm``.
+"""

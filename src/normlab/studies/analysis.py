@@ -1,0 +1,86 @@
+"""Measurements on a stack: per-layer gradient norms and residual-stream norms."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch so a run gives the same numbers every time."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _blocks(model: nn.Module) -> Sequence[nn.Module]:
+    if not hasattr(model, "blocks"):
+        raise TypeError(f"expected a model with .blocks (e.g. a TransformerStack), got {type(model).__name__}")
+    return model.blocks
+
+
+def grad_norms_by_layer(
+    model: nn.Module,
+    x: torch.Tensor,
+    loss_fn: Callable[[torch.Tensor], torch.Tensor],
+    params: str | Sequence[str] = "ffn.linear2.weight",
+    seed: int = 0,
+) -> list[float] | dict[str, list[float]]:
+    """Frobenius norm of dLoss/dparam for the named parameter of each block.
+
+    ``params`` is a dotted name inside a block ("ffn.linear2.weight" is each FFN's
+    second weight, W^2 in Xiong et al.), or a list of names (returns a dict).
+    ``loss_fn`` maps the model's output to a scalar. ``seed`` fixes any dropout.
+    """
+    names = [params] if isinstance(params, str) else list(params)
+    blocks = _blocks(model)
+    for name in names:  # fail before the forward pass, naming what is missing
+        if name not in dict(blocks[0].named_parameters()):
+            raise KeyError(
+                f"no parameter {name!r} in {type(blocks[0]).__name__}; "
+                f"try one of {[n for n, _ in blocks[0].named_parameters()]}"
+            )
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(seed)
+    loss_fn(model(x)).backward()
+    norms = {name: [dict(b.named_parameters())[name].grad.norm().item() for b in blocks] for name in names}
+    model.zero_grad(set_to_none=True)
+    return norms[names[0]] if isinstance(params, str) else norms
+
+
+def activation_norms_by_layer(model: nn.Module, x: torch.Tensor, squared: bool = False, seed: int = 0) -> list[float]:
+    """Mean over (batch, seq) of the residual stream's L2 norm after each block.
+
+    With ``squared=True`` the mean of ||x_l||^2. This is the stream *between* blocks:
+    for post-norm it is a LayerNorm output, exactly d by construction, while Xiong et
+    al.'s Lemma 2 (3/2 d) speaks of the sum before that norm; see
+    ``normlab.studies.experiments.stream_sq_norms`` for the Lemma's measurement point.
+    """
+    outputs: list[torch.Tensor] = []
+    handles = [b.register_forward_hook(lambda mod, args, out: outputs.append(out.detach())) for b in _blocks(model)]
+    try:
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    norms = [out.norm(dim=-1) for out in outputs]  # (batch, seq) each
+    return [(n.pow(2) if squared else n).mean().item() for n in norms]
+
+
+def silence_branches(block):
+    """Zero the last linear layer of both core functions, so F(anything) = 0 in ``block``.
+
+    What is left is the wiring alone: a block whose identity path is untouched then
+    returns its input exactly. Returns the block (changed in place).
+    """
+    with torch.no_grad():
+        for layer in (block.attn.out_proj, block.ffn.linear2):
+            layer.weight.zero_()
+            layer.bias.zero_()
+    return block

@@ -1,0 +1,370 @@
+"""The errors the content audit found (issue 11, "Errors to fix"), one test per item.
+
+Each test fails on the text the audit read and passes on the corrected one: a phrase
+that stated something false is gone from the chapter's source (and its quiz bank), the
+corrected statement is there with its source cited next to it, and where the page
+measures something, the built page shows the measured value the prose relies on.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from normlab.quiz import load_bank
+
+ROOT = Path(__file__).resolve().parents[2]
+BOOK = ROOT / "book"
+SITE = ROOT / "_build" / "html"
+
+
+def source(name: str) -> str:
+    return (BOOK / f"{name}.md").read_text(encoding="utf-8")
+
+
+def prose(name: str) -> str:
+    """The chapter's source with whitespace collapsed, so phrases match across line breaks."""
+    return re.sub(r"\s+", " ", source(name))
+
+
+def bank_text(name: str) -> str:
+    """Every prompt, option and explanation of a chapter's quiz bank, whitespace collapsed."""
+    parts = []
+    for q in load_bank(BOOK / "quizzes" / f"{name}.yml"):
+        parts += [q.prompt, getattr(q, "explain", "") or ""]
+        parts += [f"{c.text} {c.explain}" for c in q.choices]
+    return re.sub(r"\s+", " ", " ".join(parts))
+
+
+def question(name: str, qid: str):
+    return {q.id: q for q in load_bank(BOOK / "quizzes" / f"{name}.yml")}[qid]
+
+
+def page_text(name: str) -> str:
+    """The built page as text (tags stripped, entities decoded, whitespace collapsed)."""
+    page = SITE / "book" / f"{name}.html"
+    if not page.is_file():
+        pytest.fail(f"{page} is missing: run `make book`")
+    text = re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8"))
+    text = html_lib.unescape(text).replace("\u2019", "'").replace("\u2018", "'")  # the theme's smart quotes
+    return re.sub(r"\s+", " ", text)
+
+
+def near(text: str, phrase: str, wanted: str, window: int = 600) -> bool:
+    """Whether `wanted` occurs within `window` characters of some occurrence of `phrase`."""
+    for m in re.finditer(re.escape(phrase), text):
+        if wanted in text[max(0, m.start() - window) : m.end() + window]:
+            return True
+    return False
+
+
+# --- 1. chapter 7: its own output contradicted its prose -------------------------------------
+
+
+def test_item1_refactor_case_compares_what_the_prose_means_and_asserts_it():
+    text = prose("07-debugging")
+    assert "identical shapes at every step" not in text
+    assert "assert same_output_shape and same_steps_and_shapes and not same_order" in text
+    page = page_text("07-debugging")
+    assert "every traced shape equal" not in page  # the old, self-contradicting row
+    assert re.search(r"same output shape True", page)
+    assert re.search(r"same steps with the same shapes \(in any order\) True", page)
+    assert re.search(r"same steps in the same order False", page)
+    explain = bank_text("07-debugging")
+    assert "shows identical shapes" not in explain
+    assert "different order" in explain
+
+
+# --- 2. warm-up: Xiong et al. argue from the gradients; "Adam's steps" is Liu et al. 2019 -----
+
+
+def test_item2_warmup_is_attributed_to_its_sources():
+    for name in ("04-post-norm", "05-pre-norm"):
+        text = prose(name)
+        assert "Xiong et al. argue that this is what" not in text, name
+        assert "the early, large Adam steps no longer derail" not in text, name
+        assert near(text, "Adam", "{cite}`liu2019radam`"), f"{name}: the Adam explanation cites RAdam"
+    ch4 = prose("04-post-norm")
+    assert near(ch4, "SGD", "§3.2") and "RAdam" in ch4
+    assert "without warm-up {cite}`liu2019radam`" in ch4
+    explain = next(c for c in question("04-post-norm", "post-norm-warmup").choices if c.correct).explain
+    assert "Adam's early full-size steps" not in explain
+    assert "Liu et al." in explain and "SGD" in explain and "RAdam" in explain
+
+
+# --- 3. "pre-norm trains without warm-up": Xiong et al.'s result, not the practice ------------
+
+
+def test_item3_no_warm_up_is_stated_as_an_experiment_next_to_the_practice():
+    for name in ("00-preface", "05-pre-norm", "06-variants"):
+        text = prose(name)
+        assert "makes pre-norm trainable without warm-up" not in text, name
+        assert "deep stacks train without a warm-up" not in text, name
+        assert "and it trains without a warm-up" not in text, name
+        assert "{cite}`brown2020language" in text and "touvron2023llama" in text, (
+            f"{name}: the pre-norm LLMs' warm-up is cited"
+        )
+    for name in ("05-pre-norm", "06-variants"):
+        text = prose(name)
+        assert near(text, "375 million tokens", "(App. B)") and near(text, "2,000 steps", "(§2.3)"), name
+    right = next(c for c in question("06-variants", "variants-prevalence").choices if c.correct)
+    assert "without the warm-up post-norm depends on" not in right.text
+    assert "warm-up in practice" in right.explain
+
+
+# --- 4. sandwich norm does not bound the stream -----------------------------------------------
+
+
+def test_item4_sandwich_norm_is_said_to_grow_and_the_page_measures_it():
+    text = prose("06-variants")
+    assert "adds a contribution of bounded size" not in text
+    assert "is what sandwich norm, res-post-norm with zero-initialised gains, and QK-norm address" not in text
+    assert near(text, "FP16", "{cite}`ding2021cogview`")
+    assert 'assert stream["sandwich"][1] - stream["sandwich"][0] > stream["pre"][1] - stream["pre"][0]' in text
+    page = page_text("06-variants")
+    numbers = re.search(
+        r"Sandwich norm's stream goes from ([\d.]+) to ([\d.]+) between 6 and 24 blocks, "
+        r"pre-norm's from ([\d.]+) to ([\d.]+)",
+        page,
+    )
+    assert numbers, "the measured growth is printed in the prose"
+    s6, s24, p6, p24 = map(float, numbers.groups())
+    assert s24 > s6 and s24 - s6 > p24 - p6 > 0
+
+
+OLD_SANDWICH_BOUNDS = re.compile(
+    r"bounded contribution|contribution of bounded size|limits what each branch adds"
+    r"|bounding what each block adds|sandwich[^.]{0,80}\bbounds? the (residual )?stream",
+    re.IGNORECASE,
+)
+
+
+def test_item4_no_page_or_quiz_says_sandwich_norm_bounds_what_the_stream_gets():
+    """The quiz key's explanation, the glossary and chapter 11 said it too (issue 11 leftover 1)."""
+    texts = {f"book/{p.name}": re.sub(r"\s+", " ", p.read_text(encoding="utf-8")) for p in BOOK.glob("*.md")}
+    texts |= {f"quiz bank {p.stem}": bank_text(p.stem) for p in (BOOK / "quizzes").glob("*.yml")}
+    found = {where: m.group(0) for where, text in texts.items() if (m := OLD_SANDWICH_BOUNDS.search(text))}
+    assert not found, f"sandwich norm described as bounding the stream: {found}"
+    key = question("06-variants", "variants-match-formula")
+    explain = " ".join(c.explain for c in key.choices if c.correct)
+    assert "FP16" in explain and "does not bound the stream" in explain
+
+
+# --- 5. res-post-norm gains at 1 are OLMo 2's choice, not a mistake ----------------------------
+
+
+def test_item5_res_post_norm_gains_follow_the_sources_and_the_result_is_qualified():
+    text = prose("06-variants")
+    assert "Initialising res-post-norm's gains to 1" not in text
+    assert "Swin V2 initialises the norm's gains to zero" not in text
+    assert near(text, "code", "zero") and near(text, "initialised to 1", "{cite}`olmo2024olmo2`")
+    assert "one measurement, at one width" in text
+    assert near(text, "scaled cosine attention", "{cite}`liu2022swin`")
+    assert near(text, "raw", "\\lVert x \\rVert^2")
+
+
+# --- 6. QK-norm counters logit growth during training, with its sources ------------------------
+
+
+def test_item6_qk_norm_is_explained_by_weight_growth_and_cited():
+    text = prose("06-variants")
+    assert "bounds the attention logits whatever the scale of the stream" not in text
+    assert near(text, "QK-norm", "{cite}`dehghani2023scaling,wortsman2023small`", window=1200)
+    assert near(text, "already computed from a normalised input", "W^Q")
+
+
+# --- 7. Lemma 2's 3/2 d is the sum before the norm --------------------------------------------
+
+
+def test_item7_three_halves_d_is_placed_before_the_norm():
+    text = prose("05-pre-norm")
+    assert "For post-norm, $\\mathbb{E}\\lVert x_l \\rVert^2 = \\tfrac{3}{2} d$" not in text
+    assert near(text, "\\tfrac{3}{2} d$ at every layer", "*before* each block's last norm", window=200)
+    wrong = {w.answer: w.explain for w in question("05-pre-norm", "pre-norm-lemma2-bound").wrong}
+    assert "*before*" in wrong[(768.0,)]
+
+
+# --- 9. what other sources teach, and the chapter-5 comparison the text points to --------------
+
+
+def test_item9_d2l_is_described_correctly_and_the_comparison_exists():
+    assert "Dive into Deep Learning teaches post-norm only" not in prose("00-preface")
+    ch5 = source("05-pre-norm")
+    assert "(sources-compared)=" in ch5
+    for key in ("zhang2023dive", "rush2018annotated", "xiao2025foundations"):
+        assert near(prose("05-pre-norm"), "Three popular sources", key, window=1500), key
+    assert "§11.8" in ch5
+    for name in ("00-preface", "01-at-a-glance", "03-sublayers"):
+        assert "{ref}`sources-compared`" in source(name), f"{name} points at the comparison"
+    page = page_text("05-pre-norm")
+    assert "Three popular sources, side by side" in page
+
+
+# --- 10. the costs of pre-norm, with their evidence ------------------------------------------
+
+
+def test_item10_pre_norm_costs_are_cited():
+    text = prose("05-pre-norm")
+    assert "Three consequences are documented" not in text
+    for key in ("gromov2024unreasonable", "sun2025curse", "li2025mixln"):
+        assert near(text, "contribute less than their parameters suggest", key, window=1200), key
+
+
+# --- 8. the measurements page says what its cells measured, and asserts it --------------------
+
+
+def test_item8_measurements_prose_matches_its_own_tables_and_is_asserted():
+    text = prose("measurements")
+    assert "With independent Gaussian tokens it is close to flat" not in text
+    assert "stays at chance for every seed" not in text
+    assert "varies more from seed to seed" not in text
+    assert "post-norm's does not fall (slope" not in text
+    assert 'assert all(s["post"] > 0.1 for s in slopes.values())' in text
+    assert 'assert slopes["PyTorch default init"]["pre"] > main["pre"]' in text
+    assert "assert math.isclose(HIGH_LR, 10 * 1e-3) and TASK.steps == 100" in text
+    assert near(text, "*expected* gradient", "Xiong et al.")
+    assert near(text, "NormFormer", "{cite}`shleifer2021normformer`")
+    assert near(text, "Fig. 3(c)", "our measurement and the paper differ")
+    page = page_text("measurements")
+    rising = re.search(r"rises too \(×\s*([\d.]+)\s*, rising in (\d) of 4 seeds\)", page)
+    assert rising and float(rising.group(1)) > 1.1 and int(rising.group(2)) >= 3
+    slopes = re.search(r"slopes from \+([\d.]+) to \+([\d.]+)", page)
+    assert slopes and 0 < float(slopes.group(1)) <= float(slopes.group(2))
+    # chapter 2's memory sentence is computed and asserted by its cell
+    ch2 = prose("02-attention-cost")
+    assert "At 256 tokens the weights of the demo's four heads take 1 MiB" not in ch2
+    assert "assert weights[short] == 2**20 and weights[long] == 4 * 2**30" in ch2
+    assert re.search(r"take 4,096 times as much memory, from 1 MiB to 4 GiB", page_text("02-attention-cost"))
+
+
+# --- 11. a landing page, no authoring notes for readers, the platform sample out of the TOC ----
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"]] + [e["file"] for part in toc["parts"] for e in part["chapters"]]
+
+
+def test_item11_landing_page_links_every_chapter_and_the_sample_is_out_of_the_toc():
+    intro = source("intro")
+    assert "placeholder" not in intro
+    chapters = [f.removeprefix("book/") for f in toc_files()[1:]]
+    for name in chapters:
+        if name.startswith("references/"):
+            continue
+        assert f"{{doc}}`{name}`" in intro or f"<{name}>`" in intro, f"the landing page links {name}"
+    assert "book/sample" not in toc_files(), "the platform sample is for authors, not in the readers' TOC"
+    assert (SITE / "book" / "sample.html").is_file(), "the sample page is still built (AUTHORING.md points to it)"
+    nav = (SITE / "book" / "intro.html").read_text(encoding="utf-8")
+    assert 'href="sample.html"' not in nav and "Platform sample" not in nav
+    assert not prose("glossary").startswith("# Glossary Refer to a term")
+    assert "Add entries to `book/references.bib`" not in source("bibliography")
+    assert "references/facts" in source("bibliography")
+    assert (SITE / "book" / "references" / "facts.html").is_file()
+
+
+# --- add 9. a glossary of at least 30 terms, each linked from its first use -------------------
+
+
+def glossary_terms() -> list[str]:
+    body = source("glossary").split("```{glossary}", 1)[1].split("\n```", 1)[0]
+    terms, previous_blank = [], True
+    for line in body.splitlines():
+        if line and not line.startswith(" ") and previous_blank:
+            terms.append(line.strip())
+        previous_blank = not line.strip()
+    return terms
+
+
+def prose_only(text: str) -> str:
+    """Text outside code cells and directives' options, math, inline code, roles and headings."""
+    text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)
+    text = re.sub(r"^```\{(?!admonition)[^\n]*\n.*?^```\s*$", " ", text, flags=re.S | re.M)
+    terms = re.findall(r"\{term\}`[^`]*`", text)  # kept: set aside, put back after
+    text = re.sub(r"\{term\}`[^`]*`", "\x00", text)
+    text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
+    for pattern in (r"\$[^$\n]+\$", r"\{[a-z:-]+\}`[^`]*`", r"`[^`\n]*`", r"^#{1,6} .*$", r"^:.*$", r"^```.*$"):
+        text = re.sub(pattern, " ", text, flags=re.M)
+    parts = text.split("\x00")
+    return "".join(part + (terms[i] if i < len(terms) else "") for i, part in enumerate(parts))
+
+
+def test_add9_glossary_has_30_terms_each_linked_from_its_first_use_in_the_chapters():
+    terms = glossary_terms()
+    assert len(terms) >= 30, len(terms)
+    chapters = [
+        f.removeprefix("book/")
+        for f in toc_files()[1:]
+        if f not in ("book/glossary", "book/bibliography", "book/references/facts")
+    ]
+    reading = "\n".join(prose_only(source(name)) for name in chapters)
+    for term in terms:
+        words = r"\s+".join(re.escape(w) for w in term.split())
+        link = re.compile(r"\{term\}`(?:[^`<]*<" + words + r">|" + words + r"s?)`", re.I)
+        plain = re.compile(r"(?<![\w<-])" + words + r"s?(?![\w>-])", re.I)
+        first_link = link.search(reading)
+        assert first_link, f"glossary term {term!r} is never linked from a chapter"
+        without_links = link.sub(lambda m: "#" * len(m.group(0)), reading)
+        first_plain = plain.search(without_links)
+        assert first_plain is None or first_link.start() < first_plain.start(), (
+            f"{term!r} is used before its first link: "
+            f"...{reading[first_plain.start() - 60 : first_plain.end() + 20]}..."
+        )
+
+
+# --- 12. the smaller errors ---------------------------------------------------------------------
+
+
+def test_item12_smaller_errors_are_corrected():
+    ch4, ch5, ch6, ch7 = (prose(n) for n in ("04-post-norm", "05-pre-norm", "06-variants", "07-debugging"))
+    assert "Even with warm-up, doubling the learning rate destroys training" not in ch4
+    assert near(ch4, "500-step warm-up", "for this warm-up length")
+    assert 'Adding a final LayerNorm to a post-norm stack "for safety"' not in ch4
+    assert "redundant: harmless" in ch4
+    assert "while being 1.6 times smaller and 3 times faster" not in ch5
+    assert "against Transformer-Big, the deep model is also 1.6 times smaller" in ch5
+    assert near(ch5, "1/\\sqrt{N}", "{cite}`radford2019language` (§2.3)"), "GPT-2's residual init scaling"
+    assert "Forgetting that parallel blocks share one norm" not in ch6
+    assert near(ch6, "GPT-NeoX", "own norm") and "{cite}`black2022gptneox" in ch6
+    assert "the post-norm profile of chapter 4, which is why" not in ch7
+    assert near(ch7, "depth scaling that chapter 5 measures", "Theorem 1")
+    ch0, ch1, ch2, ch3 = (prose(n) for n in ("00-preface", "01-at-a-glance", "02-attention-cost", "03-sublayers"))
+    assert "Xiong et al. proved that for pre-norm it shrinks" not in ch0 and "upper bounds" in ch0
+    assert "$O(n^3 d)$ for a text" not in ch2 and "$O(n^2 d^2 + n^3 d)$" in ch2
+    assert "(keys and values)" in ch2 and '"numbers held for context (per head)"' not in ch2
+    assert "or, for large enough decoders, skip the weight update" not in ch1
+    assert "not fine-tuning at all" in ch1
+    assert "{cite}`he2016identity`" in ch3 and "{cite}`vaswani2018tensor2tensor`" in ch3
+    page = page_text("02-attention-cost")
+    assert "numbers held for context (one layer)" in page and "keys and values" in page
+
+
+# --- issue 11 leftover 2: the cited depth-cost and normalisation papers, as checked -----------
+
+VERIFIED_CITATIONS = {  # key: (arXiv id, venue words, year), read on the primary pages (facts.md section 7)
+    "gromov2024unreasonable": ("2403.17887", "ICLR", "2025"),
+    "wortsman2023small": ("2309.14322", "ICLR", "2024"),
+    "sun2025curse": ("2502.05795", "Neural Information Processing Systems", "2025"),
+    "li2025mixln": ("2412.13795", "ICLR", "2025"),
+    "kim2025peri": ("2502.02732", "Machine Learning (ICML)", "2025"),
+    "zhu2025transformers": ("2503.10622", "CVPR", "2025"),
+    "loshchilov2025ngpt": ("2410.01131", "ICLR", "2025"),
+}
+
+
+def bib_entries() -> dict[str, str]:
+    text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(BOOK.glob("references*.bib")))
+    return {m.group(1): m.group(2) for m in re.finditer(r"@\w+\{([^,]+),(.*?)\n\}", text, re.DOTALL)}
+
+
+@pytest.mark.parametrize("key", sorted(VERIFIED_CITATIONS))
+def test_leftover2_cited_papers_have_their_checked_arxiv_id_venue_and_year(key):
+    eprint, venue, year = VERIFIED_CITATIONS[key]
+    entry = bib_entries()[key]
+    assert re.search(r"eprint\s*=\s*\{" + re.escape(eprint) + r"\}", entry), f"{key}: arXiv {eprint}"
+    assert venue in entry, f"{key}: published at {venue}"
+    assert re.search(r"year\s*=\s*\{" + year + r"\}", entry), f"{key}: year {year}"

@@ -1,0 +1,67 @@
+"""Suite-wide marks: what each test needs, and which tests share a worker under xdist.
+
+``make check`` selects ``-m "not browser and not jupyterlab and not slow and not nbgrader"``; ``make test``
+runs everything with ``-n 2 --dist loadgroup``. Tests that share an expensive
+session-scoped fixture get one ``xdist_group``, so that fixture is built once, on one
+worker (a session fixture is per worker under xdist):
+
+* tests/browser: one headless chromium and one http server for the built book;
+* tests/lab: one JupyterLab server (plus its chromium);
+* tests/autograder: one released nbgrader course (``released_course``);
+* tests/exercises: one course per assignment (its own conftest groups them).
+
+Marks are added here, by folder and by fixture, so a new test in those folders is
+grouped without remembering to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+CHROMIUM = Path("/usr/bin/chromium")
+# Launch flags that work as root on these machines (shared/reference/tooling-notes.md).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian chromium per test process, shared by tests/browser and tests/lab:
+    playwright's sync API allows one running instance per process, and under xdist both
+    folders can land on the same worker."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make chromium`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+GROUP_OF_FOLDER = {"browser": "browser", "lab": "jupyterlab", "autograder": "autograder"}
+NBGRADER_FIXTURES = {"released", "graded", "released_course", "fresh_course"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(TESTS).parts
+        folder = parts[0] if len(parts) > 1 else None
+        if folder == "browser" or {"browser", "page"} & set(item.fixturenames):
+            item.add_marker(pytest.mark.browser)
+        if "lab" in item.fixturenames:
+            item.add_marker(pytest.mark.jupyterlab)
+        if folder == "autograder" or NBGRADER_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.nbgrader)
+        if folder in GROUP_OF_FOLDER and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(GROUP_OF_FOLDER[folder]))
