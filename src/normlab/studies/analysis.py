@@ -23,6 +23,24 @@ def _blocks(model: nn.Module) -> Sequence[nn.Module]:
     return model.blocks
 
 
+def block_io(model: nn.Module, x: torch.Tensor, seed: int | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(input, output) of each block of ``model``, in order, from one forward pass of
+    ``x`` without gradients; each tensor is (batch, seq, d_model). The one place that
+    hooks the blocks: every per-block measurement of the residual stream reads it.
+    ``seed`` (if given) is set just before the pass, which fixes any dropout."""
+    pairs: list[tuple[torch.Tensor, torch.Tensor]] = []
+    handles = [b.register_forward_hook(lambda mod, args, out: pairs.append((args[0], out))) for b in _blocks(model)]
+    try:
+        if seed is not None:
+            torch.manual_seed(seed)
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return pairs
+
+
 def grad_norms_by_layer(
     model: nn.Module,
     x: torch.Tensor,
@@ -60,15 +78,7 @@ def activation_norms_by_layer(model: nn.Module, x: torch.Tensor, squared: bool =
     al.'s Lemma 2 (3/2 d) speaks of the sum before that norm; see
     ``normlab.studies.experiments.stream_sq_norms`` for the Lemma's measurement point.
     """
-    outputs: list[torch.Tensor] = []
-    handles = [b.register_forward_hook(lambda mod, args, out: outputs.append(out.detach())) for b in _blocks(model)]
-    try:
-        torch.manual_seed(seed)
-        with torch.no_grad():
-            model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
+    outputs = [out for _, out in block_io(model, x, seed=seed)]
     norms = [out.norm(dim=-1) for out in outputs]  # (batch, seq) each
     return [(n.pow(2) if squared else n).mean().item() for n in norms]
 

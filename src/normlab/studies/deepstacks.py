@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .analysis import block_io
 from .experiments import Setting, build_stack, make_batch, perturbed_output_change, single_threaded
 
 # --- Lemma 3 ----------------------------------------------------------------------------
@@ -70,19 +71,8 @@ def relative_block_updates(placement: str, n_layers: int, setting: Setting = Set
     """Per block l: mean over tokens of ||x_l - x_{l-1}|| / ||x_{l-1}|| at init."""
     stack = build_stack(placement, n_layers, setting, seed)
     x, _ = make_batch(setting, seed)
-    ratios = []
-    handles = [
-        b.register_forward_hook(
-            lambda mod, args, out: ratios.append(((out - args[0]).norm(dim=-1) / args[0].norm(dim=-1)).mean().item())
-        )
-        for b in stack.blocks
-    ]
-    try:
-        with torch.no_grad():
-            stack(x)
-    finally:
-        for handle in handles:
-            handle.remove()
+    pairs = block_io(stack, x)
+    ratios = [((out - inp).norm(dim=-1) / inp.norm(dim=-1)).mean().item() for inp, out in pairs]
     return np.array(ratios)
 
 

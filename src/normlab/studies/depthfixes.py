@@ -32,7 +32,8 @@ import torch
 from torch import nn
 
 from ..nn.stack import TransformerStack
-from .lm import LMConfig, _block_io, drop_layer_loss_change, layer_cosine_similarity, train_lm, validation_batch
+from .analysis import block_io
+from .lm import LMConfig, drop_layer_loss_change, layer_cosine_similarity, train_lm, validation_batch
 
 
 def _require_pre_norm(model: TransformerStack, fix: str) -> None:
@@ -133,7 +134,7 @@ def stream_size(model: TransformerStack, inputs: torch.Tensor) -> np.ndarray:
     """Per block: mean over tokens of ||x_l||^2 / d for the block's output x_l, (n_layers,)
     from token ids (batch, seq). For pre-norm and Peri-LN blocks x_l is the residual
     stream (1 would be a normalised one); a post-norm block's output is normalised."""
-    return np.array([out.pow(2).mean().item() for _, out in _block_io(model, inputs)])
+    return np.array([out.pow(2).mean().item() for _, out in block_io(model, inputs)])
 
 
 def train_depth_fix(name: str, config: LMConfig = LMConfig(), n_layers: int = 8, seed: int = 0) -> dict:

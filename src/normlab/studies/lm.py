@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..nn.stack import TransformerStack
-from .analysis import seed_everything
+from .analysis import block_io, seed_everything
 from .experiments import single_threaded
 from .training import fit, lr_function, make_optimiser
 
@@ -143,22 +143,10 @@ def _train_lm(placement: str, n_layers: int, config: LMConfig = LMConfig(), seed
 train_lm.__wrapped__ = _train_lm.__wrapped__  # the run without the cache (tests recompute with it)
 
 
-def _block_io(model: TransformerStack, inputs: torch.Tensor):
-    pairs = []
-    handles = [b.register_forward_hook(lambda mod, args, out: pairs.append((args[0], out))) for b in model.blocks]
-    try:
-        with torch.no_grad():
-            model(inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return pairs
-
-
 def layer_cosine_similarity(model: TransformerStack, inputs: torch.Tensor) -> np.ndarray:
     """Per block: mean over tokens of cos(block input, block output); near 1 = the block
     barely turns the stream (Gromov et al. 2024 prune such layers)."""
-    return np.array([nn.functional.cosine_similarity(a, b, dim=-1).mean().item() for a, b in _block_io(model, inputs)])
+    return np.array([nn.functional.cosine_similarity(a, b, dim=-1).mean().item() for a, b in block_io(model, inputs)])
 
 
 def drop_layer_loss_change(model: TransformerStack, inputs: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
