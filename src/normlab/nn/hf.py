@@ -247,6 +247,15 @@ def _llama(layer) -> Block:
     return _gated_decoder(layer, "pre", {"norm1": "input_layernorm", "norm2": "post_attention_layernorm"})
 
 
+# Gemma 2 and 3: our sandwich norms <- transformers' names (norm3/norm4 on the branch outputs)
+GEMMA_SANDWICH_NORMS = {
+    "norm1": "input_layernorm",
+    "norm3": "post_attention_layernorm",
+    "norm2": "pre_feedforward_layernorm",
+    "norm4": "post_feedforward_layernorm",
+}
+
+
 def _gemma2(layer) -> Block:
     cfg = layer.self_attn.config
     if cfg.attn_logit_softcapping is not None:
@@ -258,12 +267,7 @@ def _gemma2(layer) -> Block:
     return _gated_decoder(
         layer,
         "sandwich",
-        {
-            "norm1": "input_layernorm",
-            "norm3": "post_attention_layernorm",
-            "norm2": "pre_feedforward_layernorm",
-            "norm4": "post_feedforward_layernorm",
-        },
+        GEMMA_SANDWICH_NORMS,
         unit_offset=True,
         attn_scale=cfg.query_pre_attn_scalar**-0.5,
         activation_name=cfg.hidden_activation,
@@ -279,12 +283,7 @@ def _gemma3(layer) -> Block:
     return _gated_decoder(
         layer,
         "sandwich",
-        {
-            "norm1": "input_layernorm",
-            "norm3": "post_attention_layernorm",
-            "norm2": "pre_feedforward_layernorm",
-            "norm4": "post_feedforward_layernorm",
-        },
+        GEMMA_SANDWICH_NORMS,
         unit_offset=True,
         qk_norm="head",
         rope_params=cfg.rope_parameters[attn.layer_type],
