@@ -297,6 +297,20 @@ class TaskConfig:
     steps: int = 100
 
 
+def reverse_task_model(placement: str, task: TaskConfig) -> TransformerStack:
+    """The reverse task's model, initialised from torch's current seed: token ids
+    (batch, seq) -> logits (batch, seq, vocab)."""
+    return TransformerStack(
+        task.n_layers,
+        task.d_model,
+        task.n_heads,
+        task.d_ff,
+        placement=placement,
+        vocab_size=task.vocab,
+        max_seq_len=task.seq,
+    )
+
+
 def reverse_task_batch(task: TaskConfig, generator: torch.Generator):
     tokens = torch.randint(0, task.vocab, (task.batch, task.seq), generator=generator)
     return tokens, tokens.flip(1)
@@ -312,15 +326,7 @@ def train_reverse(placement: str, lr: float, warmup_steps: int, task: TaskConfig
     held-out batch at the end, "diverged": True if the loss became non-finite}.
     """
     seed_everything(seed)
-    model = TransformerStack(
-        task.n_layers,
-        task.d_model,
-        task.n_heads,
-        task.d_ff,
-        placement=placement,
-        vocab_size=task.vocab,
-        max_seq_len=task.seq,
-    )
+    model = reverse_task_model(placement, task)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda step: min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0

@@ -19,10 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..nn.stack import TransformerStack
 from . import schedules
 from .analysis import seed_everything
-from .experiments import TaskConfig, reverse_task_batch, single_threaded
+from .experiments import TaskConfig, reverse_task_batch, reverse_task_model, single_threaded
 
 OPTIMISERS = ("adam", "radam")
 SCHEDULES = ("constant", "warmup", "cosine")
@@ -110,15 +109,7 @@ def train_task(
     and an optimiser chosen by name. Same model, data and held-out batch as
     ``train_reverse``; adds "accuracy" (held-out token accuracy at the end)."""
     seed_everything(seed)
-    model = TransformerStack(
-        task.n_layers,
-        task.d_model,
-        task.n_heads,
-        task.d_ff,
-        placement=placement,
-        vocab_size=task.vocab,
-        max_seq_len=task.seq,
-    )
+    model = reverse_task_model(placement, task)
     data = torch.Generator().manual_seed(30_000 + seed)
     result = fit(
         model,
