@@ -45,6 +45,18 @@ def pick_assignments(fixtures):
     return FIXTURES, ["ps1"]
 
 
+def released_class(work, exercises, assignments, students):
+    """A course in ``work``/base with ``assignments`` released and ``students`` synthetic
+    submissions of each; returns (course, notebooks per student)."""
+    base = Course(root=os.path.join(work, "base"), exercises=exercises)
+    release(base, assignments, log=lambda *_: None)
+    notebooks = 0
+    for assignment in assignments:
+        class_of(base, assignment, students)
+        notebooks += len(base.notebooks(assignment))
+    return base, notebooks
+
+
 def scores(course, assignments):
     out = {}
     with Gradebook(course.db_url, "normlab") as gb:
@@ -65,12 +77,7 @@ def main():
     exercises, assignments = pick_assignments(args.fixtures)
     work = tempfile.mkdtemp(prefix="ag-bench-")
     try:
-        base = Course(root=os.path.join(work, "base"), exercises=exercises)
-        release(base, assignments, log=lambda *_: None)
-        notebooks = 0
-        for assignment in assignments:
-            class_of(base, assignment, args.students)
-            notebooks += len(base.notebooks(assignment))
+        base, notebooks = released_class(work, exercises, assignments, args.students)
         n = args.students * notebooks
         print(
             f"{', '.join(assignments)} from {exercises}: {args.students} students x "

@@ -23,12 +23,11 @@ import sys
 import tempfile
 import time
 
-from autograde import pick_assignments, scores  # benchmarks/autograde.py, beside this script
+from autograde import pick_assignments, released_class, scores  # benchmarks/autograde.py, beside this script
 
-from autograder.course import Course, release
+from autograder.course import Course
 from autograder.distributed import PREFIX, QUEUE, make_app, workers_online
 from autograder.grade import grade
-from autograder.synthetic import class_of
 
 
 def start_redis(folder):
@@ -99,12 +98,7 @@ def main():
                     cwd=tempfile.gettempdir(),
                 )
             )
-        base = Course(root=os.path.join(work, "base"), exercises=exercises)
-        release(base, assignments, log=lambda *_: None)
-        notebooks = 0
-        for assignment in assignments:
-            class_of(base, assignment, args.students)
-            notebooks += len(base.notebooks(assignment))
+        base, notebooks = released_class(work, exercises, assignments, args.students)
         n = args.students * notebooks
         print(
             f"{', '.join(assignments)} from {exercises}: {args.students} students x {notebooks} notebooks "
