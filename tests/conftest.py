@@ -16,11 +16,13 @@ grouped without remembering to.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 TESTS = Path(__file__).parent
+RESULTS = TESTS.parent / "test-results"  # screenshots of failed browser tests
 CHROMIUM = Path("/usr/bin/chromium")
 # Launch flags that work as root on these machines (shared/reference/tooling-notes.md).
 CHROMIUM_ARGS = [
@@ -65,3 +67,31 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.nbgrader)
         if folder in GROUP_OF_FOLDER and item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(GROUP_OF_FOLDER[folder]))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so a page fixture can tell after the
+    test body whether it failed (for `screenshot_if_failed`)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture
+def screenshot_if_failed(request):
+    """For a page fixture's teardown: ``screenshot_if_failed(page)`` saves a screenshot to
+    test-results/ if the test body failed."""
+
+    def save(page, prefix: str = "", full_page: bool = False) -> None:
+        report = getattr(request.node, "rep_call", None)
+        if report is None or not report.failed:
+            return
+        RESULTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^\w.-]+", "_", request.node.name)
+        try:
+            page.screenshot(path=str(RESULTS / f"{prefix}{name}.png"), full_page=full_page)
+        except Exception as err:  # noqa: BLE001  a crashed page still lets the test report its failure
+            print(f"screenshot failed: {err}")
+
+    return save

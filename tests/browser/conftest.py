@@ -18,7 +18,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
-RESULTS = ROOT / "test-results"
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
@@ -56,7 +55,7 @@ class Visit:
 
 
 @pytest.fixture
-def visit(browser, request):
+def visit(browser, screenshot_if_failed):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     # generous: a shared 2-core machine can take many seconds to typeset a long chapter;
@@ -81,20 +80,5 @@ def visit(browser, request):
     )
     page.on("pageerror", lambda err: seen.page_errors.append(str(err)))
     yield seen
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        RESULTS.mkdir(exist_ok=True)
-        name = re.sub(r"[^\w.-]+", "_", request.node.name)
-        try:
-            page.screenshot(path=str(RESULTS / f"{name}.png"), full_page=True)
-        except Exception as err:  # a crashed page still lets the test report its failure
-            print(f"screenshot failed: {err}")
+    screenshot_if_failed(page, full_page=True)
     context.close()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    # lets the `visit` fixture see whether the test body failed (for the screenshot)
-    outcome = yield
-    report = outcome.get_result()
-    setattr(item, f"rep_{report.when}", report)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -25,7 +24,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "test-results"
 BIN = Path(sys.executable).parent
 
 
@@ -158,21 +156,10 @@ def _wait_for_server(server: subprocess.Popen, runtime: Path, log: Path, timeout
 
 
 @pytest.fixture
-def page(browser, request):
+def page(browser, screenshot_if_failed):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
     yield page
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        RESULTS.mkdir(exist_ok=True)
-        name = re.sub(r"[^\w.-]", "_", request.node.name)
-        page.screenshot(path=str(RESULTS / f"lab-{name}.png"))
+    screenshot_if_failed(page, prefix="lab-")
     context.close()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    setattr(item, f"rep_{report.when}", report)
