@@ -16,12 +16,19 @@ grouped without remembering to.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import pytest
 
 TESTS = Path(__file__).parent
+# Under xdist, each worker and every kernel it starts (nbgrader's, JupyterLab's) is one
+# process of several on two cores: torch's default of a thread per core makes them fight
+# over the cores. One thread each, as the book build runs its chapters; set before any
+# test imports torch, and inherited by the kernels.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 RESULTS = TESTS.parent / "test-results"  # screenshots of failed browser tests
 CHROMIUM = Path("/usr/bin/chromium")
 # Launch flags that work as root on these machines (shared/reference/tooling-notes.md).
