@@ -70,6 +70,26 @@ def grad_norms_by_layer(
     return norms[names[0]] if isinstance(params, str) else norms
 
 
+def last_block_gradient_by_depth(
+    build_stack: Callable[[int, int], nn.Module],
+    make_batch: Callable[[int], tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]],
+    depths: Sequence[int],
+    seeds: Sequence[int] = range(3),
+    param: str = "ffn.linear2.weight",
+) -> np.ndarray:
+    """||dLoss/dparam|| of the *last* block at initialisation, for each depth, mean over seeds.
+
+    ``build_stack(depth, seed)`` makes the model, ``make_batch(seed)`` its input
+    (batch, seq, d_model) and loss. Xiong et al.'s Theorem 1 (arXiv 2002.04745, §3.2):
+    for W2 this falls like 1/sqrt(depth) in a pre-norm stack and does not in a post-norm one.
+    """
+
+    def last(depth, seed):
+        return grad_norms_by_layer(build_stack(depth, seed), *make_batch(seed), params=param)[-1]
+
+    return np.array([np.mean([last(depth, seed) for seed in seeds]) for depth in depths])
+
+
 def activation_norms_by_layer(model: nn.Module, x: torch.Tensor, squared: bool = False, seed: int = 0) -> list[float]:
     """Mean over (batch, seq) of the residual stream's L2 norm after each block.
 

@@ -28,6 +28,7 @@ import math
 import textwrap
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -35,7 +36,7 @@ from ..nn.blocks import Block, PostNormBlock, PreNormBlock
 from ..nn.norms import make_norm
 from ..nn.stack import TransformerStack
 from ..nn.trace import trace_shapes
-from .analysis import grad_norms_by_layer, seed_everything
+from .analysis import last_block_gradient_by_depth, seed_everything
 
 # Small sizes: big enough to show each symptom, small enough for a chapter cell.
 D_MODEL, N_HEADS, D_FF, BATCH, SEQ = 32, 4, 64, 4, 8
@@ -113,29 +114,22 @@ def identity_path_is_clean(block: nn.Module, x: torch.Tensor | None = None) -> b
 
 def last_w2_gradient_by_depth(
     block_cls: type[Block], depths=(2, 8, 32), seeds=range(3), n_classes: int = 10
-) -> list[float]:
+) -> np.ndarray:
     """||dLoss/dW2|| of the last block's FFN at initialisation, for each depth (mean over seeds).
 
     Loss: per-token cross-entropy through a fixed random linear head, random targets
     (as in Xiong et al.'s Fig. 3c,d setting, scaled down). Theorem 1: falls like
     1/sqrt(L) for pre-norm, does not fall for post-norm.
     """
-    means = []
-    for depth in depths:
-        values = []
-        for seed in seeds:
-            stack = stack_of(block_cls, depth, seed=seed)
-            g = torch.Generator().manual_seed(1000 + seed)
-            x = torch.randn(BATCH, SEQ, D_MODEL, generator=g)
-            head = torch.randn(D_MODEL, n_classes, generator=g) / math.sqrt(D_MODEL)
-            target = torch.randint(0, n_classes, (BATCH * SEQ,), generator=g)
 
-            def loss_fn(out, head=head, target=target):
-                return nn.functional.cross_entropy((out @ head).flatten(0, 1), target)
+    def batch(seed):
+        g = torch.Generator().manual_seed(1000 + seed)
+        x = torch.randn(BATCH, SEQ, D_MODEL, generator=g)
+        head = torch.randn(D_MODEL, n_classes, generator=g) / math.sqrt(D_MODEL)
+        target = torch.randint(0, n_classes, (BATCH * SEQ,), generator=g)
+        return x, lambda out: nn.functional.cross_entropy((out @ head).flatten(0, 1), target)
 
-            values.append(grad_norms_by_layer(stack, x, loss_fn)[-1])
-        means.append(sum(values) / len(values))
-    return means
+    return last_block_gradient_by_depth(lambda depth, seed: stack_of(block_cls, depth, seed=seed), batch, depths, seeds)
 
 
 # ---------------------------------------------------------------------------------------

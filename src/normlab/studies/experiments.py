@@ -29,7 +29,7 @@ from torch import nn
 
 from ..nn.blocks import BLOCKS
 from ..nn.stack import TransformerStack
-from .analysis import grad_norms_by_layer, seed_everything
+from .analysis import grad_norms_by_layer, last_block_gradient_by_depth, seed_everything
 
 
 @contextmanager
@@ -186,9 +186,14 @@ def profile_slope(grads) -> float:
     return float(np.polyfit(position, np.log(grads), 1)[0])
 
 
+@single_threaded
 def last_layer_gradient_vs_depth(placement: str, depths, setting: Setting = Setting(), seeds=range(3)) -> np.ndarray:
     """||dLoss/dW2|| of the last block at init, for each depth, averaged over seeds."""
-    return np.array([np.mean([layer_gradients(placement, depth, setting, s)[-1] for s in seeds]) for depth in depths])
+
+    def stack(depth, seed):
+        return build_stack(placement, depth, setting, seed)
+
+    return last_block_gradient_by_depth(stack, lambda seed: make_batch(setting, seed), depths, seeds)
 
 
 def loglog_slope(depths, values) -> float:
