@@ -10,7 +10,7 @@ A kernel runs one student's notebook.  Before it starts (as root; without root, 
 | network namespace (`CLONE_NEWNET`) | any network, even the grader's loopback (`Network is unreachable`) |
 | * audit-hook network guard (no namespaces) | Python-level socket connections (C code could bypass it) |
 | PID namespace (`CLONE_NEWPID`) with its own /proc | reading the grader's (or anyone's) command line and environment from /proc; signalling other processes |
-| the kernel is the namespace's init, its parent has `PR_SET_PDEATHSIG` (`fork_kernel`) | processes that outlive the kernel (double fork, `setsid`): init's death kills every process of the namespace; the zygote's death kills the kernels |
+| the namespace's init is a root process that runs no student code, and dies with its parent (`PR_SET_PDEATHSIG`, `_namespace_init`), which dies with the zygote, which dies with the grader | processes that outlive the kernel (double fork, `setsid`) or the grader (a SIGKILLed worker; a kernel that clears its own parent-death signal): init's death kills every process of the namespace, and the student's uid cannot signal init or change its parent-death signal |
 | a cgroup per kernel (`Cgroups`: v2 `memory.max` + `pids.max`, or v1 `memory.limit_in_bytes` + `pids.max`), emptied and removed when the kernel is discarded | memory bombs (a real resident-memory limit, no swap, the OOM killer on: killed at the limit, counted by `oom_killed`), fork bombs; whatever is left in the cgroup is killed |
 | * rlimits: address space (only when no memory cgroup), file size, processes, no core dumps | memory bombs (fallback), huge files, fork bombs (fallback) |
 | fresh uids per run (`fresh_uids`: a random block nobody holds), one per kernel | a leftover process exhausting the next kernel's process limit; reading other kernels' folders |
@@ -26,6 +26,7 @@ import random
 import resource
 import signal
 import sys
+import time
 
 CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID = 0x00020000, 0x40000000, 0x20000000
 CLONE_NEWIPC, CLONE_NEWUTS = 0x08000000, 0x04000000
@@ -85,6 +86,19 @@ def fresh_uids(count=100_000, rng=_SYSTEM_RANDOM):
             return first
 
 
+def _pid_namespace():
+    return os.readlink("/proc/self/ns/pid").strip("pid:[]")
+
+
+def _running(pid):
+    """A process with this pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 class Cgroups:
     """A cgroup per kernel for memory and processes: v2 if its controllers are usable,
     else the v1 `memory` and `pids` hierarchies, else None (rlimits apply instead)."""
@@ -92,7 +106,11 @@ class Cgroups:
     def __init__(self, memory_bytes, processes):
         self.memory_bytes, self.processes = memory_bytes, processes
         self.version, self.roots = self._detect()
-        self.run = f"run-{os.getpid()}-{random.SystemRandom().randrange(10**9)}"
+        # run-<PID namespace>-<pid>-<random>: whose grader it is, so a later run can tell a
+        # killed grader's cgroups (pid gone) from a live one's, and never touches another
+        # PID namespace's (a container's) runs.
+        self.run = f"run-{_pid_namespace()}-{os.getpid()}-{random.SystemRandom().randrange(10**9)}"
+        self._remove_dead_runs()
         for root in self.roots.values():
             os.makedirs(os.path.join(root, CGROUP_PARENT, self.run), exist_ok=True)
         if self.version == 2:
@@ -204,38 +222,56 @@ class Cgroups:
     def destroy(self, name):
         """Kill whatever is still in the kernel's cgroup, then remove it."""
         for folder in self.folders(name):
-            for _ in range(50):
-                try:
-                    with open(os.path.join(folder, "cgroup.procs")) as f:
-                        pids = [int(p) for p in f.read().split()]
-                except OSError:
-                    break
-                if not pids:
-                    break
-                for pid in pids:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                import time
+            self._destroy_folder(folder)
 
-                time.sleep(0.02)
+    @staticmethod
+    def _destroy_folder(folder):
+        for _ in range(50):
             try:
-                os.rmdir(folder)
+                with open(os.path.join(folder, "cgroup.procs")) as f:
+                    pids = [int(p) for p in f.read().split()]
             except OSError:
-                pass
+                break
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.02)
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass
 
     def close(self):
+        self._remove_run(self.run)
+
+    def _remove_run(self, run):
         for root in self.roots.values():
-            run = os.path.join(root, CGROUP_PARENT, self.run)
-            if os.path.isdir(run):
-                for name in os.listdir(run):
-                    if os.path.isdir(os.path.join(run, name)):
-                        self.destroy(name)
+            folder = os.path.join(root, CGROUP_PARENT, run)
+            if os.path.isdir(folder):
+                for name in os.listdir(folder):
+                    if os.path.isdir(os.path.join(folder, name)):
+                        self._destroy_folder(os.path.join(folder, name))
                 try:
-                    os.rmdir(run)
+                    os.rmdir(folder)
                 except OSError:
                     pass
+
+    def _remove_dead_runs(self):
+        """The runs of graders that were killed (`run-<pid>-…` with no such process): their
+        kernels died with them (`_namespace_init`), this empties and removes the cgroups."""
+        for root in self.roots.values():
+            try:
+                runs = os.listdir(os.path.join(root, CGROUP_PARENT))
+            except OSError:
+                continue
+            for run in runs:
+                parts = run.split("-")
+                if len(parts) == 4 and parts[:2] == ["run", _pid_namespace()] and not _running(int(parts[2])):
+                    self._remove_run(run)
 
 
 class Isolation:
@@ -376,22 +412,53 @@ def _deny_network(event, args):
         raise PermissionError("network access is disabled while grading")
 
 
-def _wait_and_mirror(child):
-    """The namespace's parent: forward interrupts to the kernel, end the way it ended."""
+def _forward_signals(child):
+    """Interrupts go on to the child (a timed-out cell); a termination kills it."""
     signal.signal(signal.SIGINT, lambda *_: os.kill(child, signal.SIGINT))
     signal.signal(signal.SIGTERM, lambda *_: os.kill(child, signal.SIGKILL))
+
+
+def _wait_for(child, reap_all=False):
+    """The child's wait status.  `reap_all`: also reap whatever else ends meanwhile (the
+    namespace's init inherits every orphan of the kernel; unreaped, they hold pids.max)."""
     while True:
         try:
-            _, status = os.waitpid(child, 0)
-            break
+            pid, status = os.waitpid(-1 if reap_all else child, 0)
         except InterruptedError:
             continue
+        if pid == child:
+            return status
+
+
+def _end_as(status):
+    """End this process the way `status` says a child ended (exit code or signal)."""
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig not in (signal.SIGKILL, signal.SIGSTOP):  # their handlers cannot be set (OSError)
             signal.signal(sig, signal.SIG_DFL)
         os.kill(os.getpid(), sig)  # the grader sees the kernel's own end (e.g. SIGKILL by the OOM killer)
     os._exit(os.WEXITSTATUS(status))
+
+
+def _mirror(init, kernel_status):
+    """Outside the namespace, the zygote's child: wait for the namespace's init, then end
+    the way the kernel ended (its status comes through the `kernel_status` pipe; none
+    there means init itself was killed, e.g. by the OOM killer)."""
+    _forward_signals(init)
+    status = _wait_for(init)
+    reported = os.read(kernel_status, 4)
+    _end_as(int.from_bytes(reported, "little") if len(reported) == 4 else status)
+
+
+def _namespace_init(kernel, kernel_status):
+    """pid 1 of the kernel's PID namespace, root and never running student code: the
+    student's uid can neither signal it nor clear its parent-death signal, so when it ends
+    (the kernel ended, or the mirror, zygote or grader died) the kernel ends too, with every
+    process the submission started in the namespace."""
+    _forward_signals(kernel)
+    status = _wait_for(kernel, reap_all=True)
+    os.write(kernel_status, status.to_bytes(4, "little"))
+    os._exit(0)
 
 
 def fork_kernel(request):
@@ -407,11 +474,18 @@ def fork_kernel(request):
         _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
         _mount(libc, "none", "/", None, MS_REC | MS_PRIVATE, None, "mount private")
         build_root(libc, request["workdir"], request.get("code_folders", []))
-        child = os.fork()
-        if child:
-            _wait_and_mirror(child)  # never returns
+        kernel_status = os.pipe()
+        init = os.fork()
+        if init:
+            os.close(kernel_status[1])
+            _mirror(init, kernel_status[0])  # never returns
+        os.close(kernel_status[0])
         _die_with_parent(libc)  # pid 1 of the namespace: its death ends every process in it
         enter_root(libc)
+        kernel = os.fork()
+        if kernel:
+            _namespace_init(kernel, kernel_status[1])  # never returns
+        os.close(kernel_status[1])
         notes.append("namespaces+allow-list root")
     else:
         sys.addaudithook(_deny_network)

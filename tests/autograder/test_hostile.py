@@ -10,6 +10,7 @@ import codecs
 import copy
 import glob
 import os
+import signal
 import socket
 import sqlite3
 import sys
@@ -780,6 +781,88 @@ def test_no_process_outlives_its_kernel(graded):  # item 5: new sessions, a doub
             pass
     assert not leftovers
     expect(graded, "h_leftover", 3.0)
+
+
+# Written as a student would who wants a process to survive grading: the kernel clears its
+# own parent-death signal ("do not kill me when my parent dies") and starts a daemon.
+SURVIVOR = """import ctypes, subprocess, time
+ctypes.CDLL(None).prctl(1, 0, 0, 0, 0)                          # PR_SET_PDEATHSIG 0
+subprocess.Popen(['sleep', '4244'], start_new_session=True)
+time.sleep(8)                                                   # still running when the grader dies
+"""
+
+
+def _descendants(root):
+    children = {}
+    for status in glob.glob("/proc/[0-9]*/status"):
+        try:
+            with open(status) as f:
+                ppid = int(next(line for line in f if line.startswith("PPid:")).split()[1])
+        except (OSError, StopIteration, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(status.split("/")[2]))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "State:\tZ" not in f.read()
+    except OSError:
+        return False
+
+
+def test_nothing_outlives_a_killed_grader(fresh_course):  # item 5: the grader is SIGKILLed mid-run
+    """The grader dies (the OOM killer, `kill -9`) while a kernel that cleared its own
+    parent-death signal is running, with a daemon in a new session: every process the run
+    started (zygote, kernels, the daemon) is gone within seconds, and the next run grades the
+    class, the classmate included, as if nothing had happened."""
+    import subprocess
+    import time
+
+    klass = Class(fresh_course)
+    klass.submit("h_survivor", "layernorm", klass.notebook("layernorm", {"layer_norm": SURVIVOR + CORRECT_LN}))
+    klass.submit_all_correct("alice")
+    command = [sys.executable, "-m", "autograder", "--course", fresh_course.root, "--exercises", FIXTURES, "grade"]
+    grader = subprocess.Popen(
+        [*command, ASSIGNMENT, "--jobs", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    started, daemon = time.monotonic(), None
+    while daemon is None:  # wait until the hostile kernel has started its daemon
+        assert time.monotonic() - started < 120 and grader.poll() is None, "the hostile kernel never ran"
+        started_by_run = _descendants(grader.pid)
+        for pid in started_by_run:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if f.read().split(b"\0")[:2] == [b"sleep", b"4244"]:
+                        daemon = pid
+            except OSError:
+                pass
+        time.sleep(0.1)
+    os.kill(grader.pid, signal.SIGKILL)
+    grader.wait(10)
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in started_by_run) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in started_by_run if _alive(pid)], "processes outlived the killed grader"
+    summary = grade(fresh_course, [ASSIGNMENT], jobs=2, limits=Limits(timeout=30), log=lambda *_: None)
+    assert summary["graded"] >= 4
+    for cgroups in ("/sys/fs/cgroup", "/sys/fs/cgroup/*"):  # the killed run's cgroups: emptied and removed
+        assert not glob.glob(f"{cgroups}/normlab-autograder/run-*-{grader.pid}-*")
+    assert report(fresh_course, "h_survivor")["layernorm"]["score"] == 3.0  # the code is a correct answer
+    for notebook in ("layernorm", "rmsnorm", "prenorm"):
+        assert (
+            report(fresh_course, "alice")[notebook]["score"],
+            report(fresh_course, "alice")[notebook]["status"],
+        ) == (
+            3.0,
+            "graded",
+        )
 
 
 def test_summary_says_which_limits_applied(graded):  # item 6
