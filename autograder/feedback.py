@@ -25,22 +25,13 @@ import re
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 
-from .notebooks import has_hidden_tests, strip_hidden_tests
+from .notebooks import has_hidden_tests, split_hidden_tests, strip_hidden_tests
 
 REMOVED = "[hidden test text removed]"
 
 
 def _hidden_lines(source):
-    lines, hidden = [], False
-    for line in source.splitlines():
-        marker = line.strip().upper()
-        if marker.startswith("### BEGIN HIDDEN TESTS"):
-            hidden = True
-        elif marker.startswith("### END HIDDEN TESTS"):
-            hidden = False
-        elif hidden and len(line.strip()) >= 6:
-            lines.append(line.strip())
-    return lines
+    return [line.strip() for line in split_hidden_tests(source)[1] if len(line.strip()) >= 6]
 
 
 _STRING = re.compile(r"""(?:'([^'\\\n]{8,})'|"([^"\\\n]{8,})")""")

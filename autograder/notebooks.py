@@ -188,20 +188,27 @@ def _following_locked(source_nb):
     return following
 
 
-def strip_hidden_tests(source):
-    """Remove `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` blocks (markers included)."""
-    kept, hidden = [], False
+def split_hidden_tests(source):
+    """(source without its `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` blocks, markers
+    included; the hidden lines).  The one parser of the markers: grading, feedback and the
+    leak scrubber read them through it."""
+    kept, hidden_lines, hidden = [], [], False
     for line in source.splitlines(keepends=True):
         marker = line.strip().upper()
         if marker.startswith("### BEGIN HIDDEN TESTS"):
             hidden = True
-            continue
-        if marker.startswith("### END HIDDEN TESTS"):
+        elif marker.startswith("### END HIDDEN TESTS"):
             hidden = False
-            continue
-        if not hidden:
+        elif hidden:
+            hidden_lines.append(line.rstrip("\n"))
+        else:
             kept.append(line)
-    return "".join(kept).rstrip("\n")
+    return "".join(kept).rstrip("\n"), hidden_lines
+
+
+def strip_hidden_tests(source):
+    """Remove `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` blocks (markers included)."""
+    return split_hidden_tests(source)[0]
 
 
 def has_hidden_tests(source):
