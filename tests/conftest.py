@@ -31,7 +31,10 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 RESULTS = TESTS.parent / "test-results"  # screenshots of failed browser tests
 CHROMIUM = Path("/usr/bin/chromium")
-# Launch flags that work as root on these machines (shared/reference/tooling-notes.md).
+# Debian's chromium (`make chromium`), not a playwright download: the suite runs offline.
+# --no-sandbox: chromium's own sandbox refuses to start as root, which `make test` runs as;
+# the --disable-* and --no-first-run flags stop the browser's own background requests
+# (updates, sync, first-run pages), so an offline test sees only the page's traffic.
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

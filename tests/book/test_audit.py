@@ -345,7 +345,7 @@ def test_item12_smaller_errors_are_corrected():
 
 # --- issue 11 leftover 2: the cited depth-cost and normalisation papers, as checked -----------
 
-VERIFIED_CITATIONS = {  # key: (arXiv id, venue words, year), read on the primary pages (facts.md section 7)
+VERIFIED_CITATIONS = {  # key: (arXiv id, venue words, year), read on the primary pages (book/references/facts.md §7)
     "gromov2024unreasonable": ("2403.17887", "ICLR", "2025"),
     "wortsman2023small": ("2309.14322", "ICLR", "2024"),
     "sun2025curse": ("2502.05795", "Neural Information Processing Systems", "2025"),

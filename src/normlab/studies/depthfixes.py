@@ -5,7 +5,7 @@ Mix-LN              Li et al. 2025 (Fig. 1c): post-norm blocks for the first
                     their experiments up to 1B parameters (their Tables 5 and 7)
 LayerNorm scaling   Sun et al. 2025 (section 4): in block l (counted from 1)
                     the output of both norms is multiplied by 1/sqrt(l); the authors'
-                    code does this before attention and before the MLP (facts.md, 7)
+                    code does this before attention and before the MLP (book/references/facts.md §7)
 Peri-LN             Kim et al. 2025: a norm on the input and on the output of every
                     sub-layer, y = x + LN(F(LN(x))): normlab's "sandwich" placement
 NormFormer          Shleifer et al. 2021 (section 2, Fig. 1): pre-norm plus a norm on the
