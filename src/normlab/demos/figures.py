@@ -19,10 +19,13 @@ from __future__ import annotations
 import math
 import sys
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from ..nn.blocks import BLOCKS, PLACEMENTS
 from ..page.widgets import figure_html, min_font_pt, precomputed_demo
+
+LOSS_WINDOW = 10  # steps in each point of a demo's loss curve
 
 # One colour, marker and dash per placement, on every page of the book (issue 14.3): the
 # placement classes carry them (Block.color, .marker, .linestyle in normlab/nn/blocks.py).
@@ -87,6 +90,23 @@ def styled(draw):
             return draw(*args, **kwargs)
 
     return wrapper
+
+
+def smooth(values, window: int = LOSS_WINDOW) -> np.ndarray:
+    """Moving average over ``window`` steps (the raw per-batch loss is noisy)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < window:
+        return values
+    return np.convolve(values, np.ones(window) / window, mode="valid")
+
+
+def plot_loss_curve(ax, loss, placement: str, label: str) -> None:
+    """A training loss as the demos draw it: its LOSS_WINDOW-step mean, against the step
+    each mean ends at, in the placement's colour and line style."""
+    curve = smooth(loss)
+    ax.plot(
+        np.arange(len(curve)) + LOSS_WINDOW, curve, **placement_style(placement, marker=""), linewidth=2, label=label
+    )
 
 
 def legend_below(ax, ncol: int = 1, **kwargs):

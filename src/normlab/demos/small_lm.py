@@ -9,8 +9,7 @@ import numpy as np
 
 from ..page.widgets import Control, Picture
 from ..studies.lm import LMConfig, train_lm, unigram_loss
-from .figures import PLACEMENT_COLORS, demo_widget, legend_below, new_figure, placement_style, styled
-from .warmup import smooth
+from .figures import PLACEMENT_COLORS, demo_widget, legend_below, new_figure, plot_loss_curve, styled
 
 CONFIG = LMConfig()
 PLACEMENTS = ("post", "pre")
@@ -21,14 +20,7 @@ DEPTHS = (2, 4, 8)
 def render(placement: str = "pre", n_layers: int = 8) -> Picture:
     result = train_lm(placement, n_layers, CONFIG)
     fig, (ax_loss, ax_grad) = new_figure(6.4, nrows=2)
-    curve = smooth(result["loss"])
-    ax_loss.plot(
-        np.arange(len(curve)) + 10,
-        curve,
-        **placement_style(placement, marker=""),
-        linewidth=2,
-        label=f"train (validation {result['val_loss']:.2f})",
-    )
+    plot_loss_curve(ax_loss, result["loss"], placement, f"train (validation {result['val_loss']:.2f})")
     ax_loss.axhline(unigram_loss(CONFIG), color="gray", linestyle=":", linewidth=1, label="character frequencies only")
     ax_loss.set_ylim(2.0, 5.0)
     ax_loss.set_xlabel("training step")

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..page.widgets import Control, Picture
 from ..studies.experiments import TaskConfig
 from ..studies.training import train_task
-from .figures import demo_widget, legend_below, new_figure, placement_style, styled
-from .warmup import smooth
+from .figures import demo_widget, legend_below, new_figure, plot_loss_curve, styled
 
 TASK = TaskConfig()
 WARMUP_STEPS = 30
@@ -29,14 +26,7 @@ def run(lr: float, recipe: str, placement: str = "pre", optimiser: str = "adam",
 def render(lr: float = 1e-1, recipe: str = "none") -> Picture:
     fig, (ax_loss, ax_lr) = new_figure(5.4, nrows=2)
     result = run(lr, recipe)
-    curve = smooth(result["loss"])
-    ax_loss.plot(
-        np.arange(len(curve)) + 10,
-        curve,
-        **placement_style("pre", marker=""),
-        linewidth=2,
-        label=f"pre-norm: held-out accuracy {result['accuracy']:.0%}",
-    )
+    plot_loss_curve(ax_loss, result["loss"], "pre", f"pre-norm: held-out accuracy {result['accuracy']:.0%}")
     ax_loss.axhline(math.log(TASK.vocab), color="gray", linestyle=":", linewidth=1.2, label="chance")
     ax_loss.set_ylim(0, math.log(TASK.vocab) * 1.3)
     ax_loss.set_ylabel("training loss\n(10-step mean)")

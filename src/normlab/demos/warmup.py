@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..page.widgets import Control, Picture
 from ..studies.experiments import TaskConfig, train_reverse
-from .figures import demo_widget, legend_below, new_figure, placement_style, styled
+from .figures import demo_widget, legend_below, new_figure, plot_loss_curve, styled
 
 # The sweep on book/measurements.md: at this size, without warm-up post-norm stays at
 # chance at HIGH_LR for every seed tried, while 30 warm-up steps or pre-norm train it.
@@ -29,14 +27,6 @@ def run(placement: str, lr: float, warmup_steps: int, seed: int = 0) -> dict:
     return train_reverse(placement, lr, warmup_steps, TASK, seed)
 
 
-def smooth(values, window: int = 10) -> np.ndarray:
-    """Moving average over ``window`` steps (the raw per-batch loss is noisy)."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < window:
-        return values
-    return np.convolve(values, np.ones(window) / window, mode="valid")
-
-
 @styled
 def render(lr: float = 1e-2, warmup: str = "none") -> Picture:
     warmup_steps = WARMUP_STEPS if warmup != "none" else 0
@@ -44,15 +34,9 @@ def render(lr: float = 1e-2, warmup: str = "none") -> Picture:
     results = {}
     for placement in ("post", "pre"):
         result = results[placement] = run(placement, lr, warmup_steps)
-        curve = smooth(result["loss"])
-        ax.plot(
-            np.arange(len(curve)) + 10,
-            curve,
-            **placement_style(placement, marker=""),
-            linewidth=2,
-            label=f"{placement}: held-out accuracy {result['accuracy']:.0%}"
-            + (" (diverged)" if result["diverged"] else ""),
-        )
+        diverged = " (diverged)" if result["diverged"] else ""
+        label = f"{placement}: held-out accuracy {result['accuracy']:.0%}{diverged}"
+        plot_loss_curve(ax, result["loss"], placement, label)
     ax.axhline(math.log(TASK.vocab), color="gray", linestyle=":", linewidth=1.2, label=f"chance: ln {TASK.vocab}")
     if warmup_steps:
         ax.axvspan(0, warmup_steps, color="gray", alpha=0.12, label="warm-up")
