@@ -76,7 +76,8 @@ def main(argv=None):
         "--memory-mb",
         type=int,
         default=Limits.memory_bytes // 2**20,
-        help="address-space limit of each kernel in MB (default 4096; torch alone maps ~1300)",
+        help="memory limit of each kernel in MB: its cgroup's resident memory where the machine has memory cgroups, "
+        "else its address space (default 4096; torch alone maps ~1300)",
     )
     p.add_argument("--no-sandbox", action="store_true", help="no namespaces/uid switch (debugging only)")
     p.add_argument(
