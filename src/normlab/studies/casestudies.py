@@ -28,7 +28,6 @@ import math
 import textwrap
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -114,7 +113,7 @@ def identity_path_is_clean(block: nn.Module, x: torch.Tensor | None = None) -> b
 
 def last_w2_gradient_by_depth(
     block_cls: type[Block], depths=(2, 8, 32), seeds=range(3), n_classes: int = 10
-) -> np.ndarray:
+) -> list[float]:
     """||dLoss/dW2|| of the last block's FFN at initialisation, for each depth (mean over seeds).
 
     Loss: per-token cross-entropy through a fixed random linear head, random targets
@@ -129,7 +128,10 @@ def last_w2_gradient_by_depth(
         target = torch.randint(0, n_classes, (BATCH * SEQ,), generator=g)
         return x, lambda out: nn.functional.cross_entropy((out @ head).flatten(0, 1), target)
 
-    return last_block_gradient_by_depth(lambda depth, seed: stack_of(block_cls, depth, seed=seed), batch, depths, seeds)
+    def stack(depth, seed):
+        return stack_of(block_cls, depth, seed=seed)
+
+    return last_block_gradient_by_depth(stack, batch, depths, seeds).tolist()
 
 
 # ---------------------------------------------------------------------------------------
