@@ -21,6 +21,7 @@ import hashlib
 import json
 
 import nbformat
+from nbgrader import utils as nbgrader_utils
 
 MAX_NOTEBOOK_BYTES = 20 * 1024**2
 
@@ -72,12 +73,13 @@ def grade_id(cell):
 
 
 def is_answer(cell):
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
+    """A cell the student writes (nbgrader's solution cell)."""
+    return bool(nbgrader_utils.is_solution(cell))
 
 
 def is_test(cell):
-    nbgrader = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.cell_type == "code" and bool(nbgrader.get("grade")) and not nbgrader.get("solution")
+    """An autograded test: a grade cell that is code and not itself an answer."""
+    return cell.cell_type == "code" and bool(nbgrader_utils.is_grade(cell)) and not nbgrader_utils.is_solution(cell)
 
 
 def build_graded_notebook(source_nb, release_nb, student_nb):
