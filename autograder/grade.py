@@ -24,7 +24,7 @@ import nbformat
 from nbgrader import utils as nbgrader_utils
 from nbgrader.api import Gradebook, MissingEntry
 
-from .kernels import KernelPool, Limits, Zygote
+from .kernels import KernelPool, Limits, Zygote, close_thread_event_loop
 from .notebooks import BadSubmission, build_graded_notebook, is_test, read_submission
 from .verdict import answer_checks, judge
 
@@ -527,6 +527,7 @@ def _grade_in_fresh_kernel(pool, job, course, limits):
         finally:
             for kernel in taken:
                 kernel.discard()
+            close_thread_event_loop()
         if not result.infra:
             break
         retried.append(f"attempt {attempt + 1}: {result.reason} (a grader failure: retried)")

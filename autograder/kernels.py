@@ -10,6 +10,7 @@ how the process ended: `os._exit(3)`, SIGSEGV, SIGKILL after a memory bomb ...).
 """
 
 import ast
+import asyncio
 import hashlib
 import hmac
 import json
@@ -167,6 +168,12 @@ class Zygote:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._reader.join(5)  # it reads to the end of the zygote's output, then we close the pipes
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except OSError:  # a zygote that died with requests unread: nothing to flush to
+                pass
         self.isolation.close()
 
 
@@ -387,6 +394,23 @@ class Kernel:
         self.zygote.wait_exit(self.pid, 10)
         self.zygote.isolation.release(self.name)  # kills anything the kernel left in its cgroup
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def close_thread_event_loop():
+    """Close the event loop jupyter_core gave this thread for the blocking kernel client.
+
+    Its sync wrappers (`run_sync`) make one loop per thread and never close it: three file
+    descriptors per grading thread and run (an epoll and a socket pair), until a worker
+    that grades for long runs out.  The next client call in this thread makes a new one."""
+    if threading.current_thread() is threading.main_thread():  # the program's own loop, if any: not ours
+        return
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:  # this thread never had one
+        return
+    if not loop.is_running():
+        loop.close()
+        asyncio.set_event_loop(None)
 
 
 def _to_output(kind, content):

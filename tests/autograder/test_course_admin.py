@@ -83,13 +83,24 @@ def test_grader_failures_are_retried_and_never_cached(fresh_course, monkeypatch)
     assert scores(fresh_course)[("alice", "layernorm", "layer_norm_values")] == 2.0
 
 
+def _open_files():
+    return len(os.listdir("/proc/self/fd"))
+
+
 def test_changed_settings_regrade(sqlite_course, tmp_path):
+    """A changed limit regrades everything, and a run leaves no open file behind (a
+    worker that grades all term must not run out: jupyter_core's per-thread event loops
+    once kept three each)."""
     course = copy_course(sqlite_course, tmp_path / "course")
     lines = []
     grade(course, [ASSIGNMENT], jobs=2, limits=Limits(timeout=10), log=lines.append)
     assert "0 to grade" in lines[0]
     grade(course, [ASSIGNMENT], jobs=2, limits=Limits(timeout=11), log=lines.append)
     assert "6 to grade" in [line for line in lines if "to grade" in line][-1]
+    after_one = _open_files()  # what the first run that started kernels opened for good (imports, logs)
+    grade(course, [ASSIGNMENT], jobs=2, limits=Limits(timeout=12), log=lines.append)
+    assert "6 to grade" in [line for line in lines if "to grade" in line][-1]
+    assert _open_files() <= after_one
 
 
 # ---------------------------------------------------------------- item 11
