@@ -2,6 +2,7 @@
 conftest.py): the fixture assignment ps1, synthetic submissions, and reading back what
 the grader decided.  The pytest fixtures themselves are in conftest.py."""
 
+import glob
 import json
 import os
 import shutil
@@ -76,3 +77,30 @@ def all_output_text(cell):
         parts.append(output.get("evalue", ""))
         parts.extend(str(v) for v in output.get("data", {}).values())
     return "\n".join(parts)
+
+
+def descendants(root):
+    """Every process below `root` now (children, their children...), by pid."""
+    children = {}
+    for status in glob.glob("/proc/[0-9]*/status"):
+        try:
+            with open(status) as f:
+                ppid = int(next(line for line in f if line.startswith("PPid:")).split()[1])
+        except (OSError, StopIteration, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(status.split("/")[2]))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid):
+    """The process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "State:\tZ" not in f.read()
+    except OSError:
+        return False

@@ -14,7 +14,7 @@ import time
 import nbformat
 import pytest
 import redis
-from autograder_helpers import ASSIGNMENT, Class, report
+from autograder_helpers import ASSIGNMENT, Class, alive, descendants, report
 from test_end_to_end import ASSIGNMENTS, EXERCISES, GRADE_ARGS, class_downloads, run
 
 from autograder.__main__ import main as cli
@@ -151,7 +151,8 @@ def test_killed_worker_loses_nothing(fresh_course, redis_broker, start_worker):
     """8 submissions taking 4+ s each on two workers; w-doomed is SIGKILLed while it grades
     one: every submission is still graded once, with the score it deserves (its task went
     to the other worker after the visibility timeout), and a kernel that reads every
-    /proc entry and its environment finds no broker password."""
+    /proc entry and its environment finds no broker password; nothing the killed worker
+    started (its zygote, its sandboxed kernels) is left running."""
     klass = Class(fresh_course)
     correct = klass.solutions["layer_norm"]
     for i in range(8):
@@ -180,6 +181,7 @@ def test_killed_worker_loses_nothing(fresh_course, redis_broker, start_worker):
         inspect = app.control.inspect(destination=["w-doomed@test"], timeout=0.5)
         active = (inspect.active() or {}).get("w-doomed@test", [])
         lost = [task["args"][0]["key"] for task in active]
+    started_by_worker = descendants(doomed.pid)  # its pool, zygote, sandboxed kernels
     os.killpg(doomed.pid, signal.SIGKILL)
     doomed.wait(10)
     coordinator.join(240)
@@ -200,6 +202,10 @@ def test_killed_worker_loses_nothing(fresh_course, redis_broker, start_worker):
     assert "normlab" in snooped or "PATH" in snooped  # the snoop did run and print
     assert password not in snooped and "AUTOGRADER_BROKER_URL" not in snooped
     assert summary["graded"] >= 9
+    deadline = time.monotonic() + 20
+    while any(alive(pid) for pid in started_by_worker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in started_by_worker if alive(pid)], "processes outlived the killed worker"
 
 
 def test_ctrl_c_leaves_a_consistent_gradebook_and_a_rerun_finishes(fresh_course, redis_broker, start_worker):

@@ -24,10 +24,12 @@ from autograder_helpers import (
     FIXTURES,
     REPO,
     Class,
+    alive,
     all_output_text,
     autograded,
     cell_by_id,
     copy_course,
+    descendants,
     report,
 )
 
@@ -792,31 +794,6 @@ time.sleep(8)                                                   # still running 
 """
 
 
-def _descendants(root):
-    children = {}
-    for status in glob.glob("/proc/[0-9]*/status"):
-        try:
-            with open(status) as f:
-                ppid = int(next(line for line in f if line.startswith("PPid:")).split()[1])
-        except (OSError, StopIteration, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(status.split("/")[2]))
-    found, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return "State:\tZ" not in f.read()
-    except OSError:
-        return False
-
-
 def test_nothing_outlives_a_killed_grader(fresh_course):  # item 5: the grader is SIGKILLed mid-run
     """The grader dies (the OOM killer, `kill -9`) while a kernel that cleared its own
     parent-death signal is running, with a daemon in a new session: every process the run
@@ -835,7 +812,7 @@ def test_nothing_outlives_a_killed_grader(fresh_course):  # item 5: the grader i
     started, daemon = time.monotonic(), None
     while daemon is None:  # wait until the hostile kernel has started its daemon
         assert time.monotonic() - started < 120 and grader.poll() is None, "the hostile kernel never ran"
-        started_by_run = _descendants(grader.pid)
+        started_by_run = descendants(grader.pid)
         for pid in started_by_run:
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -847,9 +824,9 @@ def test_nothing_outlives_a_killed_grader(fresh_course):  # item 5: the grader i
     os.kill(grader.pid, signal.SIGKILL)
     grader.wait(10)
     deadline = time.monotonic() + 20
-    while any(_alive(pid) for pid in started_by_run) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in started_by_run) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not [pid for pid in started_by_run if _alive(pid)], "processes outlived the killed grader"
+    assert not [pid for pid in started_by_run if alive(pid)], "processes outlived the killed grader"
     summary = grade(fresh_course, [ASSIGNMENT], jobs=2, limits=Limits(timeout=30), log=lambda *_: None)
     assert summary["graded"] >= 4
     for cgroups in ("/sys/fs/cgroup", "/sys/fs/cgroup/*"):  # the killed run's cgroups: emptied and removed
