@@ -261,8 +261,10 @@ class Cgroups:
                     pass
 
     def _remove_dead_runs(self):
-        """The runs of graders that were killed (`run-<pid>-…` with no such process): their
-        kernels died with them (`_namespace_init`), this empties and removes the cgroups."""
+        """The runs of graders that were killed (`run-<this PID namespace>-<pid>-…` with no
+        such process): their kernels died with them (`_namespace_init`), this empties and
+        removes the cgroups."""
+        ours = ["run", _pid_namespace()]
         for root in self.roots.values():
             try:
                 runs = os.listdir(os.path.join(root, CGROUP_PARENT))
@@ -270,7 +272,7 @@ class Cgroups:
                 continue
             for run in runs:
                 parts = run.split("-")
-                if len(parts) == 4 and parts[:2] == ["run", _pid_namespace()] and not _running(int(parts[2])):
+                if len(parts) == 4 and parts[:2] == ours and not _running(int(parts[2])):
                     self._remove_run(run)
 
 
