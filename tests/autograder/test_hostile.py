@@ -901,7 +901,7 @@ def test_nothing_outlives_a_killed_grader(fresh_course):  # item 5: the grader i
 
 def test_summary_says_which_limits_applied(graded):  # item 6
     sandbox = graded[1]["sandbox"]
-    assert {"memory", "processes", "filesystem", "namespaces", "uids"} <= set(sandbox)
+    assert {"memory", "processes", "filesystem", "namespaces", "disk", "uids"} <= set(sandbox)
     if os.geteuid() == 0:
         assert sandbox["filesystem"] == "allow-list root (pivot_root)"
 
