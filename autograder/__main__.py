@@ -2,7 +2,7 @@
 
     release   [ASSIGNMENT ...]         exercises/<a>/ -> course/source, course/release (nbgrader)
     collect   PATH [--assignment A]    LMS downloads folder, a .zip, or an nbgrader submitted/ tree
-    grade     [ASSIGNMENT ...] [--jobs N] [--force] [--timeout S] [--memory-mb M]
+    grade     [ASSIGNMENT ...] [--jobs N] [--force] [--timeout S] [--memory-mb M] [--disk-mb D] [--disk-files F]
     feedback  [ASSIGNMENT ...]         HTML per student and notebook, hidden tests stripped
     export    [ASSIGNMENT ...] [--format csv|canvas|moodle|long]   grades for an LMS, difficulty table, histograms
     migrate   --to URL                 copy the gradebook (e.g. sqlite -> PostgreSQL), then use --db-url URL
@@ -78,6 +78,20 @@ def main(argv=None):
         default=Limits.memory_bytes // 2**20,
         help="memory limit of each kernel in MB: its cgroup's resident memory where the machine has memory cgroups, "
         "else its address space (default 4096; torch alone maps ~1300)",
+    )
+    p.add_argument(
+        "--disk-mb",
+        type=int,
+        default=Limits.disk_bytes // 2**20,
+        help="what each kernel may write, in MB: its working folder, /tmp, /var/tmp and /dev/shm together, a tmpfs "
+        "counted in its memory cgroup, so keep it well under --memory-mb (default 256; needs the sandbox: without "
+        "it only the file size is bounded)",
+    )
+    p.add_argument(
+        "--disk-files",
+        type=int,
+        default=Limits.disk_files,
+        help="how many files and folders each kernel may have on that tmpfs (default 10000)",
     )
     p.add_argument("--no-sandbox", action="store_true", help="no namespaces/uid switch (debugging only)")
     p.add_argument(
@@ -167,7 +181,12 @@ def _run(args, course):
         from .grade import grade
 
         assignments = ensure_released(course, course.check_assignments(args.assignments))
-        limits = Limits(timeout=args.timeout, memory_bytes=args.memory_mb * 2**20)
+        limits = Limits(
+            timeout=args.timeout,
+            memory_bytes=args.memory_mb * 2**20,
+            disk_bytes=args.disk_mb * 2**20,
+            disk_files=args.disk_files,
+        )
         broker = None
         if args.broker or args.broker_file:
             from .distributed import broker_url

@@ -63,7 +63,7 @@ PREFIX = "autograder:"
 TASK_TIME_LIMIT = 900  # seconds one submission may take on a worker (all its cells)
 VISIBILITY_MARGIN = 15  # an unacknowledged task goes to another worker this long after the limit
 KEY_TTL = 24 * 3600  # blobs, results and the run marker expire even if a coordinator vanishes
-ZYGOTE_FIELDS = ("memory_bytes", "file_bytes", "processes")
+ZYGOTE_FIELDS = ("memory_bytes", "file_bytes", "processes", "disk_bytes", "disk_files")
 
 
 # ----------------------------------------------------------------------------- configuration

@@ -67,6 +67,8 @@ def settings_key(limits, sandbox):
             "timeout": float(limits.timeout),
             "memory_bytes": int(limits.memory_bytes),
             "file_bytes": limits.file_bytes,
+            "disk_bytes": limits.disk_bytes,
+            "disk_files": limits.disk_files,
             "processes": limits.processes,
             "output_chars": limits.output_chars,
             "sandbox": bool(sandbox),
@@ -168,12 +170,12 @@ def grade_submission(kernel, job, submitted_path, source, release, limits, fresh
             "without that cell"
         )
         kernel = fresh_kernel()
-    stopped, interrupted = run["stopped"], run["interrupted"]
-    status = "problem" if stopped or interrupted or over_memory else "graded"
+    stopped, interrupted, disk = run["stopped"], run["interrupted"], run["disk_full"]
+    status = "problem" if stopped or interrupted or over_memory or disk else "graded"
     return Result(
         job,
         status,
-        reason=stopped or (replay_notes[0] if replay_notes else "") or interrupted,
+        reason=stopped or (replay_notes[0] if replay_notes else "") or interrupted or disk,
         notes=replay_notes + notes,
         notebook=graded,
         seconds=time.monotonic() - started,
@@ -184,7 +186,7 @@ def grade_submission(kernel, job, submitted_path, source, release, limits, fresh
 def _run_cells(kernel, graded, notes, limits, over_memory):
     """Execute the graded notebook's code cells in order in `kernel` (test cells guarded),
     leaving out the cells in `over_memory` (index -> reason: they get that error)."""
-    stopped, interrupted, memory_cell = "", "", None
+    stopped, interrupted, disk_full, memory_cell = "", "", "", None
     flags = []
     count = 0
     for index, cell in enumerate(graded.cells):
@@ -215,6 +217,8 @@ def _run_cells(kernel, graded, notes, limits, over_memory):
             notes.append(f"{label}: {run.reason}")
         if run.status == "interrupted":
             interrupted = interrupted or f"{label}: {run.reason}"
+        if run.disk_full:
+            disk_full = disk_full or f"{label}: {run.reason}"
         if run.status == "memory":
             memory_cell = (index, run.reason)
         if run.status in ("timeout", "died", "not-run", "memory"):
@@ -241,7 +245,13 @@ def _run_cells(kernel, graded, notes, limits, over_memory):
                     )
                 )
             _grader_verdict(kernel, cell, label, notes, flags)
-    return {"stopped": stopped, "interrupted": interrupted, "memory_cell": memory_cell, "flags": flags}
+    return {
+        "stopped": stopped,
+        "interrupted": interrupted,
+        "disk_full": disk_full,
+        "memory_cell": memory_cell,
+        "flags": flags,
+    }
 
 
 def _grader_verdict(kernel, cell, label, notes, flags):

@@ -27,7 +27,6 @@ import time
 from dataclasses import dataclass, field
 
 from jupyter_client import BlockingKernelClient
-from jupyter_client.connect import write_connection_file
 from nbformat.v4 import output_from_msg
 
 from .sandbox import Isolation
@@ -41,6 +40,10 @@ class Limits:
     timeout: float = 30.0  # seconds per cell
     memory_bytes: int = 4 * 1024**3  # cgroup memory limit (fallback: address space; torch maps ~1.3 GB)
     file_bytes: int = 64 * 1024**2  # largest file the kernel may write
+    # Everything a kernel may write (working folder, /tmp, /var/tmp, /dev/shm), in bytes and
+    # files: a tmpfs counted in its memory cgroup, so keep it well under `memory_bytes`.
+    disk_bytes: int = 256 * 1024**2
+    disk_files: int = 10_000
     processes: int = 64  # per sandbox uid: stops fork bombs
     output_chars: int = 20_000  # kept per cell; the rest is dropped and counted
     interrupt_grace: float = 5.0  # seconds a timed-out cell has to stop after SIGINT
@@ -53,6 +56,7 @@ class CellRun:
     status: str = "ok"  # ok | error | interrupted | timeout | memory | died | not-run
     reason: str = ""  # human-readable, for the report
     dropped_chars: int = 0
+    disk_full: bool = False  # the kernel's disk space or files ran out in this cell
 
 
 class ZygoteError(RuntimeError):
@@ -76,7 +80,7 @@ class Zygote:
             if not (k.startswith(("NBGRADER_", "PG")) or any(w in k.upper() for w in SECRET_WORDS))
         }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.zygote"],
+            [sys.executable, "-m", "autograder.zygote"] + (["--private-mounts"] if self.sandbox else []),
             cwd=self.isolation_cwd(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -86,10 +90,13 @@ class Zygote:
         if not ready:
             raise ZygoteError("the kernel fork server did not start (see stderr above)")
         self.preloaded = json.loads(ready)["ready"]["preloaded"]
+        # The kernels' working folders are mounted in the zygote's own mount namespace.
+        self.root = f"/proc/{self.proc.pid}/root" if self.sandbox else ""
         self._spawned = queue.Queue()
         self._exits = {}
         self._exit_cond = threading.Condition()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one spawn request and its answer at a time
+        self._write_lock = threading.Lock()  # one line at a time on the zygote's stdin
         self._next_uid = 0
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -102,7 +109,7 @@ class Zygote:
         for line in self.proc.stdout:
             message = json.loads(line)
             if "spawned" in message:
-                self._spawned.put(message["spawned"])
+                self._spawned.put(message)
             elif "exited" in message:
                 with self._exit_cond:
                     self._exits[message["exited"]] = message["status"]
@@ -117,36 +124,32 @@ class Zygote:
             self._exit_cond.wait_for(lambda: pid in self._exits, timeout)
             return self._exits.get(pid)
 
+    def host_path(self, path):
+        """`path` of a kernel's working folder as the grader reaches it (through the
+        zygote's mount namespace when the folder is a tmpfs mounted there)."""
+        return self.root + path
+
+    def _send(self, message):
+        with self._write_lock:
+            self.proc.stdin.write((json.dumps(message) + "\n").encode())
+            self.proc.stdin.flush()
+
     def spawn(self):
         """Fork one sandboxed kernel; return a connected `Kernel`."""
         with self._lock:
             index = self._next_uid
             self._next_uid += 1
-            workdir = tempfile.mkdtemp(prefix="ag-kernel-")
-            connection_file = os.path.join(workdir, ".kernel.json")
-            write_connection_file(
-                connection_file,
-                transport="ipc",
-                ip=os.path.join(workdir, ".zmq"),
-                key=secrets.token_hex(16).encode(),
-                shell_port=1,
-                iopub_port=2,
-                stdin_port=3,
-                hb_port=4,
-                control_port=5,
-            )
             name = f"kernel-{index}"
             isolation = self.isolation.request(name, index)
-            uid = isolation["uid"]
-            if uid is not None:
-                for path in (workdir, connection_file):
-                    os.chown(path, uid, uid)
-            os.chmod(workdir, 0o700)
+            # The mount point (an empty folder of the host's); with the sandbox the zygote
+            # mounts the kernel's bounded tmpfs over it in its own namespace.
+            workdir = tempfile.mkdtemp(prefix="ag-kernel-")
+            connection = connection_info(workdir)
             secret = secrets.token_bytes(32)
             request = {
                 "secret": secret.hex(),
                 "workdir": workdir,
-                "connection_file": connection_file,
+                "connection": connection,
                 **isolation,
                 "threads": self.threads,
                 "limits": {
@@ -155,10 +158,26 @@ class Zygote:
                     "processes": self.limits.processes,
                 },
             }
-            self.proc.stdin.write((json.dumps(request) + "\n").encode())
-            self.proc.stdin.flush()
-            pid = self._spawned.get(timeout=30)
-        return Kernel(self, pid, workdir, connection_file, uid, secret, name)
+            try:
+                self._send(request)
+                answer = self._spawned.get(timeout=30)
+            except (OSError, ValueError, queue.Empty):
+                answer = {"spawned": None, "error": "it did not answer"}
+        if answer["spawned"] is None:  # nothing of this kernel is left behind
+            self.release(workdir)
+            self.isolation.release(name)
+            raise ZygoteError(f"the kernel fork server could not start a kernel: {answer.get('error')}")
+        return Kernel(self, answer["spawned"], workdir, connection, isolation["uid"], secret, name)
+
+    def release(self, workdir):
+        """The kernel's working folder goes: unmounted in the zygote's namespace (its
+        tmpfs and every file on it), then the mount point."""
+        if self.root:
+            try:
+                self._send({"release": workdir})
+            except (OSError, ValueError):  # the zygote is gone, and its namespace with it
+                pass
+        shutil.rmtree(workdir, ignore_errors=True)
 
     def close(self):
         if self.proc.poll() is None:
@@ -177,16 +196,29 @@ class Zygote:
         self.isolation.close()
 
 
+def connection_info(workdir):
+    """The kernel's connection file: ipc sockets in its working folder, a fresh key."""
+    return {
+        "transport": "ipc",
+        "ip": os.path.join(workdir, ".zmq"),
+        "key": secrets.token_hex(16),
+        "signature_scheme": "hmac-sha256",
+        "kernel_name": "",
+        **{f"{channel}_port": port for port, channel in enumerate(("shell", "iopub", "stdin", "hb", "control"), 1)},
+    }
+
+
 class Kernel:
     """One forked kernel, used for exactly one notebook, then `discard()`ed."""
 
-    def __init__(self, zygote, pid, workdir, connection_file, uid, secret=b"", name=""):
+    def __init__(self, zygote, pid, workdir, connection, uid, secret=b"", name=""):
         self.zygote, self.pid, self.workdir, self.uid, self.name = zygote, pid, workdir, uid, name
         self.kernel_pid = pid  # signals go here (the sandbox forwards them to the kernel)
         self.secret = secret  # signs the in-kernel guard's answers (harness.answer)
         self.last_guard_error = ""
-        self.client = BlockingKernelClient(connection_file=connection_file)
-        self.client.load_connection_file()
+        self.disk_noted = False
+        self.client = BlockingKernelClient()
+        self.client.load_connection_info({**connection, "ip": zygote.host_path(connection["ip"])})
         self.client.start_channels()
         self.ready = False
 
@@ -214,14 +246,14 @@ class Kernel:
 
     def startup_log(self):
         try:
-            with open(os.path.join(self.workdir, ".kernel.log"), errors="replace") as f:
+            with open(self.zygote.host_path(os.path.join(self.workdir, ".kernel.log")), errors="replace") as f:
                 return f.read()[-2000:]
         except OSError:
             return ""
 
     def add_file(self, src, name):
         """Copy the submission's file into the kernel's (otherwise empty) folder."""
-        dest = os.path.join(self.workdir, name)
+        dest = self.zygote.host_path(os.path.join(self.workdir, name))
         shutil.copyfile(src, dest)
         if self.uid is not None:
             os.chown(dest, self.uid, self.uid)
@@ -341,6 +373,7 @@ class Kernel:
                         "traceback": [f"TimeoutError: {run.reason}"],
                     }
                 )
+        self._note_full_disk(run)
         if run.dropped_chars:
             run.outputs.append(
                 {
@@ -353,6 +386,36 @@ class Kernel:
                 run.reason + "; " if run.reason else ""
             ) + f"output truncated ({run.dropped_chars} characters dropped)"
         return run
+
+    def _note_full_disk(self, run):
+        """The first cell that ran out of disk space or files (a write failed with ENOSPC, or
+        the kernel's tmpfs is full now) says so, in the report and in the notebook (stderr:
+        never costs points).  A cell with a file over the size limit says that."""
+        errors = " ".join(f"{o.get('ename')}: {o.get('evalue')}" for o in run.outputs if o["output_type"] == "error")
+        limits = self.zygote.limits
+        if "[Errno 27]" in errors or "File too large" in errors:
+            note = f"a file went over the size limit ({limits.file_bytes // 2**20} MB per file)"
+        elif not self.disk_noted and ("[Errno 28]" in errors or self.disk_full()):
+            self.disk_noted = run.disk_full = True
+            note = (
+                f"this notebook's disk space ({limits.disk_bytes // 2**20} MB, {limits.disk_files} files for its "
+                "folder, /tmp, /var/tmp and /dev/shm together) is full: writing more fails with "
+                "'No space left on device', the notebook went on"
+            )
+        else:
+            return
+        run.reason = (run.reason + "; " if run.reason else "") + note
+        run.outputs.append({"output_type": "stream", "name": "stderr", "text": f"\n[autograder: {note}]\n"})
+
+    def disk_full(self):
+        """No room left for one more block or one more file on the kernel's tmpfs."""
+        if not self.zygote.root:
+            return False
+        try:
+            st = os.statvfs(self.zygote.host_path(self.workdir))
+        except OSError:
+            return False
+        return st.f_bavail == 0 or st.f_favail == 0
 
     def oom_killed(self):
         cgroups = self.zygote.isolation.cgroups
@@ -392,8 +455,8 @@ class Kernel:
         self.kill()
         self.client.stop_channels()
         self.zygote.wait_exit(self.pid, 10)
+        self.zygote.release(self.workdir)  # first: its tmpfs pages are charged to the cgroup
         self.zygote.isolation.release(self.name)  # kills anything the kernel left in its cgroup
-        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def close_thread_event_loop():

@@ -5,19 +5,19 @@ A kernel runs one student's notebook.  Before it starts (as root; without root, 
 
 | defence | what it stops (hostile kind) |
 |---|---|
-| allow-list root: a fresh tmpfs with read-only binds of the OS (/usr, /lib...), a few /etc files, Python, the venv, normlab's `src/` and `autograder/`, a read-write bind of its own folder, then `pivot_root` (`build_root`, `enter_root`) | reading solutions / hidden tests of ANY checkout, the course folder, the LMS download folder with classmates' notebooks, the gradebook, server unix sockets (PostgreSQL's, X11...): none of it exists in the kernel's world |
-| private /tmp, /var/tmp, /dev/shm (tmpfs, 256 MB) | reading other programs' temp files, leaving files for the next kernel, filling the host's disk |
+| allow-list root: a fresh tmpfs with read-only binds of the OS (/usr, /lib...), a few /etc files, Python, the venv, normlab's `src/` and `autograder/`, its own working folder, then `pivot_root` (`build_root`, `enter_root`) | reading solutions / hidden tests of ANY checkout, the course folder, the LMS download folder with classmates' notebooks, the gradebook, server unix sockets (PostgreSQL's, X11...): none of it exists in the kernel's world |
+| the only writable places are ONE tmpfs per kernel (`mount_working_folder`: `size` = `--disk-mb`, 256 MB, and `nr_inodes` = `--disk-files`, 10,000): the working folder (notebook, sockets, log) with its folders `.tmp`, `.var-tmp`, `.shm` bound as the kernel's /tmp, /var/tmp, /dev/shm; mounted in the zygote's own mount namespace (`private_mount_namespace`), so it goes when the zygote does, even after a SIGKILLed grader | filling the host's disk with bytes or files (inodes): a write past the limit fails in the cell (`No space left on device`); its pages are RAM counted in the kernel's memory cgroup, never the host's disk. Also: reading other programs' temp files, leaving files for the next kernel |
 | network namespace (`CLONE_NEWNET`) | any network, even the grader's loopback (`Network is unreachable`) |
 | * audit-hook network guard (no namespaces) | Python-level socket connections (C code could bypass it) |
 | PID namespace (`CLONE_NEWPID`) with its own /proc | reading the grader's (or anyone's) command line and environment from /proc; signalling other processes |
 | the namespace's init is a root process that runs no student code, and dies with its parent (`PR_SET_PDEATHSIG`, `_namespace_init`), which dies with the zygote, which dies with the grader | processes that outlive the kernel (double fork, `setsid`) or the grader (a SIGKILLed worker; a kernel that clears its own parent-death signal): init's death kills every process of the namespace, and the student's uid cannot signal init or change its parent-death signal |
 | a cgroup per kernel (`Cgroups`: v2 `memory.max` + `pids.max`, or v1 `memory.limit_in_bytes` + `pids.max`), emptied and removed when the kernel is discarded | memory bombs (a real resident-memory limit, no swap, the OOM killer on: killed at the limit, counted by `oom_killed`), fork bombs; whatever is left in the cgroup is killed |
-| * rlimits: address space (only when no memory cgroup), file size, processes, no core dumps | memory bombs (fallback), huge files, fork bombs (fallback) |
+| * rlimits: address space (only when no memory cgroup), file size (64 MB), processes, no core dumps | memory bombs (fallback), huge files, fork bombs (fallback). Without namespaces the working folder is a folder of the host's disk: only the file size is bounded, not the total size nor the number of files (the summary says so) |
 | fresh uids per run (`fresh_uids`: a random block nobody holds), one per kernel | a leftover process exhausting the next kernel's process limit; reading other kernels' folders |
 | minimal environment, secrets only through pipes (never argv) | reading the gradebook URL or password from the environment or a command line |
 
-Which memory and process limits applied is reported by `Isolation.describe()` (the grade
-summary prints it).
+Which memory, process and disk limits applied is reported by `Isolation.describe()` (the
+grade summary prints it).
 """
 
 import ctypes
@@ -51,7 +51,8 @@ ETC_FILES = (
     "mime.types",
 )
 DEVICES = ("null", "zero", "full", "random", "urandom")
-TEMP_SIZE = b"size=256m"
+# The kernel's temp folders: folders of its working folder's tmpfs (one bound for all it writes).
+TEMP_FOLDERS = {"/tmp": ".tmp", "/var/tmp": ".var-tmp", "/dev/shm": ".shm"}
 CGROUP_ROOT = "/sys/fs/cgroup"
 CGROUP_PARENT = "normlab-autograder"
 FIRST_UID, LAST_UID = 200_000, 2**31 - 2
@@ -296,8 +297,23 @@ class Isolation:
             + f" = {self.limits.processes}",
             "filesystem": "allow-list root (pivot_root)" if self.namespaces else "none (not root or --no-sandbox)",
             "namespaces": "mount, network, pid, ipc, uts" if self.namespaces else "none: audit-hook network guard",
+            "disk": self._describe_disk(version),
             "uids": f"fresh block from {self.first_uid}" if self.first_uid else "the grader's own",
         }
+
+    def _describe_disk(self, cgroup_version):
+        limits = self.limits
+        file_size = f"rlimit RLIMIT_FSIZE = {limits.file_bytes // 2**20} MB per file"
+        if not self.namespaces:
+            return (
+                f"the host's disk (not root or --no-sandbox): {file_size} only, "
+                "the total size and the number of files are NOT bounded"
+            )
+        where = "counted in its memory cgroup" if cgroup_version else "RAM, no memory cgroup to count it in"
+        return (
+            f"tmpfs {limits.disk_bytes // 2**20} MB, {limits.disk_files} files per kernel (working folder, /tmp, "
+            f"/var/tmp, /dev/shm together; {where}); {file_size}"
+        )
 
     def request(self, name, index):
         """The sandbox part of a spawn request (plain data for the zygote)."""
@@ -306,6 +322,7 @@ class Isolation:
             "uid": self.first_uid + index if self.first_uid else None,
             "cgroup_procs": self.cgroups.create(name) if self.cgroups else [],
             "memory_rlimit": not (self.cgroups and self.cgroups.version),
+            "disk": {"bytes": self.limits.disk_bytes, "files": self.limits.disk_files} if self.namespaces else None,
             "code_folders": code_folders(),
         }
 
@@ -378,14 +395,42 @@ def build_root(libc, workdir, folders):
             _bind(libc, os.path.join("/etc", name), f"{new}/etc/{name}")
     for device in DEVICES:
         _bind(libc, f"/dev/{device}", f"{new}/dev/{device}", writable=True)
-    for temp in ("/tmp", "/var/tmp", "/dev/shm"):
-        os.makedirs(new + temp, exist_ok=True)
-        _mount(libc, "tmpfs", new + temp, "tmpfs", MS_NOSUID | MS_NODEV, b"mode=1777," + TEMP_SIZE, f"tmpfs {temp}")
+    for temp, folder in TEMP_FOLDERS.items():  # on the working folder's tmpfs: its bound holds for them too
+        _bind(libc, os.path.join(workdir, folder), new + temp, writable=True)
     for folder in folders:
         if not any(_inside(folder, s) for s in SYSTEM_DIRS if not os.path.islink(s)):
             _bind(libc, folder, new + folder)
     _bind(libc, workdir, new + os.path.realpath(workdir), writable=True)
     os.makedirs(new + "/proc", exist_ok=True)
+
+
+def private_mount_namespace(libc):
+    """The zygote's own mount namespace, private (nothing propagates to the host's): the
+    kernels' working folders are mounted there, the grader reaches them through
+    /proc/<zygote>/root, and every one of them is gone when the zygote ends, however the
+    grader ended."""
+    _check(libc.unshare(CLONE_NEWNS), "unshare the zygote's mount namespace")
+    _mount(libc, "none", "/", None, MS_REC | MS_PRIVATE, None, "zygote mounts private")
+
+
+def mount_working_folder(libc, workdir, disk, uid):
+    """In the zygote's namespace: a tmpfs over the kernel's (empty) working folder, bounded
+    in bytes (`size`) and files (`nr_inodes`): every place the kernel can write is on it
+    (`TEMP_FOLDERS` become its /tmp, /var/tmp, /dev/shm), so a write past either bound
+    fails with ENOSPC in the student's cell.  Its pages are charged to the memory cgroup of
+    the process that writes them: the kernel's own."""
+    owner = f",uid={uid},gid={uid}" if uid is not None else ""
+    options = f"mode=0700,size={disk['bytes']},nr_inodes={disk['files']}{owner}".encode()
+    _mount(libc, "normlab-kernel", workdir, "tmpfs", MS_NOSUID | MS_NODEV, options, "tmpfs working folder")
+    for folder in TEMP_FOLDERS.values():
+        path = os.path.join(workdir, folder)
+        os.mkdir(path)
+        os.chmod(path, 0o1777)  # like /tmp: anyone writes, only the owner removes
+
+
+def release_working_folder(libc, workdir):
+    """Unmount a kernel's working folder (its files go with it); one already gone is fine."""
+    libc.umount2(workdir.encode(), MNT_DETACH)
 
 
 def enter_root(libc):

@@ -14,8 +14,15 @@ over ZMQ ipc sockets (unix sockets in its own folder, the one writable place it 
 which work across network namespaces.  The zygote dies with the grader
 (PR_SET_PDEATHSIG), and every kernel dies with the zygote.
 
-Protocol (JSON lines): stdin  {"workdir", "connection_file", "secret", "uid", "limits", sandbox fields}
-                       stdout {"ready": {...}} once, {"spawned": pid}, {"exited": pid, "status": str}
+With `--private-mounts` (the sandbox) the zygote has a mount namespace of its own: each
+kernel's working folder is a bounded tmpfs mounted there before the fork
+(`sandbox.mount_working_folder`) and unmounted on `{"release": workdir}`; the grader
+reaches it through /proc/<zygote pid>/root.
+
+Protocol (JSON lines): stdin  {"workdir", "connection", "secret", "uid", "limits", "disk", sandbox fields}
+                              or {"release": workdir}
+                       stdout {"ready": {...}} once, {"spawned": pid} (pid None and "error"
+                              when its folder could not be made), {"exited": pid, "status": str}
 """
 
 import json
@@ -27,6 +34,7 @@ import sys
 from autograder import sandbox
 
 PRELOAD = ("torch", "numpy", "normlab", "normlab.checks")
+CONNECTION_FILE = ".kernel.json"
 
 
 def preload():
@@ -55,6 +63,20 @@ def preload():
 
     harness.take_snapshot()
     return loaded
+
+
+def prepare_folder(libc, request):
+    """The kernel's working folder before the fork: its tmpfs (when asked) and the
+    connection file (ipc sockets in the folder, the key the grader chose), readable by
+    the kernel's uid only."""
+    workdir, uid = request["workdir"], request.get("uid")
+    if request.get("disk"):
+        sandbox.mount_working_folder(libc, workdir, request["disk"], uid)
+    fd = os.open(os.path.join(workdir, CONNECTION_FILE), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(request["connection"], f)
+    if uid is not None:
+        os.chown(os.path.join(workdir, CONNECTION_FILE), uid, uid)
 
 
 def child_main(request):
@@ -94,7 +116,7 @@ def child_main(request):
         app.initialize(
             [
                 "-f",
-                request["connection_file"],
+                os.path.join(workdir, CONNECTION_FILE),
                 "--HistoryManager.enabled=False",
                 "--IPKernelApp.parent_handle=0",
                 "--Session.username=student",
@@ -116,7 +138,10 @@ def describe(status):
 
 
 def main():
-    sandbox._die_with_parent(sandbox._libc())  # the grader died: so do we, and our kernels with us
+    libc = sandbox._libc()
+    sandbox._die_with_parent(libc)  # the grader died: so do we, and our kernels with us
+    if "--private-mounts" in sys.argv:
+        sandbox.private_mount_namespace(libc)
     loaded = preload()
     out = sys.stdout
     out.write(json.dumps({"ready": {"preloaded": loaded, "pid": os.getpid()}}) + "\n")
@@ -144,11 +169,23 @@ def main():
         while b"\n" in pending:
             line, pending = pending.split(b"\n", 1)
             request = json.loads(line)
-            pid = os.fork()
-            if pid == 0:
-                child_main(request)
-            out.write(json.dumps({"spawned": pid, "workdir": request["workdir"]}) + "\n")
+            if "release" in request:
+                sandbox.release_working_folder(libc, request["release"])
+                continue
+            out.write(json.dumps(spawn(libc, request)) + "\n")
             out.flush()
+
+
+def spawn(libc, request):
+    """Fork one kernel for `request`; the message for the grader."""
+    try:
+        prepare_folder(libc, request)
+    except OSError as exc:  # the grader retries in another kernel; the zygote goes on
+        return {"spawned": None, "workdir": request["workdir"], "error": f"its working folder: {exc}"}
+    pid = os.fork()
+    if pid == 0:
+        child_main(request)
+    return {"spawned": pid, "workdir": request["workdir"]}
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import shutil
+import threading
 
 import nbformat
 
@@ -104,3 +105,46 @@ def alive(pid):
             return "State:\tZ" not in f.read()
     except OSError:
         return False
+
+
+class HostDiskSampler:
+    """Samples the used space and inodes of the file systems holding `paths` (the host's
+    disk: /tmp, the course) in a background thread; `growth()` is the most either grew
+    above its level at the start, in bytes and inodes.  Used as a context manager around
+    a grading run: a submission that writes to the host's disk shows up here even though
+    its files are deleted when its kernel is discarded."""
+
+    def __init__(self, *paths, every=0.1):
+        self.every = every
+        devices = {}
+        for path in paths:
+            devices.setdefault(os.stat(path).st_dev, path)
+        self.paths = list(devices.values())
+        self.start = {path: self._used(path) for path in self.paths}
+        self.peak = dict(self.start)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _used(path):
+        st = os.statvfs(path)
+        return (st.f_blocks - st.f_bfree) * st.f_frsize, st.f_files - st.f_ffree
+
+    def _run(self):
+        while not self._stop.wait(self.every):
+            for path in self.paths:
+                used = self._used(path)
+                self.peak[path] = tuple(max(p, u) for p, u in zip(self.peak[path], used))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def growth(self):
+        """(bytes, inodes): the largest growth seen on any of the file systems."""
+        grown = [tuple(p - s for p, s in zip(self.peak[path], self.start[path])) for path in self.paths]
+        return max(g[0] for g in grown), max(g[1] for g in grown)

@@ -35,6 +35,11 @@ def workers_file(course_root):
         return json.load(f)
 
 
+def summary_file(course_root):
+    with open(os.path.join(course_root, "autograder", "last_grade_summary.json")) as f:
+        return json.load(f)
+
+
 def grade_via_broker(course_root, db_url, broker, monkeypatch_env, *extra):
     """`grade --broker` as an instructor with a password would run it: the URL in
     $AUTOGRADER_BROKER_URL, `--broker` alone on the command line."""
@@ -101,6 +106,9 @@ def test_two_workers_give_the_same_csv_as_local_grading(both_ways, redis_broker)
     assert set(graded_by) == {"w1@test", "w2@test"} and all(graded_by.values())  # both workers graded some
     keys = [k for ks in graded_by.values() for k in ks]
     assert len(keys) == len(set(keys))  # each written once
+    # The workers' kernels had the same disk bound as local ones (issue 25).
+    disk = [summary_file(course)["sandbox"]["disk"] for course in (local, remote)]
+    assert disk[0] == disk[1] and disk[1].startswith("tmpfs" if os.geteuid() == 0 else "the host"), disk
     write_ms = workers_file(remote)["write_ms_per_submission"]
     assert write_ms > 0
     print(f"\nPostgreSQL gradebook: {write_ms} ms per submission written")  # for the README's plan (-s)

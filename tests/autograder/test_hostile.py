@@ -14,6 +14,7 @@ import signal
 import socket
 import sqlite3
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from autograder_helpers import (
     FIXTURES,
     REPO,
     Class,
+    HostDiskSampler,
     alive,
     all_output_text,
     autograded,
@@ -548,21 +550,48 @@ def test_cell_that_ignores_the_interrupt_is_killed(graded):
     expect(graded, "h_stubborn", 0.0, "problem", reason="did not stop when interrupted: stopped")
 
 
+# Disk bombs, written as a student would: many large files (up to 3 GB), and many empty
+# files (up to 300,000), each for at most 20 s, in the kernel's working folder.
+DISK_MB = 64
+BYTE_BOMB = """import time
+started, written, files = time.monotonic(), 0, 0
+block = b'x' * (60 * 2 ** 20)
+while written < 3 * 2 ** 30 and time.monotonic() - started < 20:
+    with open(f'filler-{files}.bin', 'wb') as f:
+        f.write(block)
+    written, files = written + len(block), files + 1
+print(f'wrote {written >> 20} MB in {files} files')
+"""
+INODE_BOMB = """import os, time
+os.makedirs('empty', exist_ok=True)
+started = time.monotonic()
+for files in range(300_000):
+    open(f'empty/{files}', 'w').close()
+    if time.monotonic() - started > 20:
+        break
+print(f'created {files + 1} files')
+"""
+
+
 @pytest.fixture(scope="module")
 def memory_graded(released_course, tmp_path_factory):
-    """Memory bombs in a run of their own, beside an honest classmate: the cell timeout
-    (120 s) is far above the time any machine needs to fill the limit (first-touch memory
-    on this VM: ~60-230 MB/s), so a bomb can only end at the memory limit, never as a
-    timeout."""
+    """Memory and disk bombs in a run of their own, beside an honest classmate: the cell
+    timeout (120 s) is far above the time any machine needs to fill the memory limit
+    (first-touch memory on this VM: ~60-230 MB/s), so a memory bomb can only end at the
+    limit, never as a timeout.  The host's disk (the file systems of /tmp and the course)
+    is sampled during the whole run: `HostDiskSampler.growth()` is the third item."""
     course = copy_course(released_course, tmp_path_factory.mktemp("memory") / "course")
     klass = Class(course)
     ln = "layernorm"
     klass.submit_all_correct("alice")
     klass.submit("h_memory", ln, klass.notebook(ln, {"layer_norm": MEMORY_BOMB + CORRECT_LN}))
     klass.submit("h_memory_extra", ln, klass.notebook(ln, edit=extra_cell_after("layer_norm_setup", MEMORY_BOMB)))
-    limits = Limits(timeout=120, memory_bytes=MEMORY_BOMB_MB * 2**20, interrupt_grace=3)
-    summary = grade(course, [ASSIGNMENT], jobs=2, limits=limits, log=lambda *_: None)
-    return course, summary
+    klass.submit("h_disk_bytes", ln, klass.notebook(ln, edit=extra_cell_after("layer_norm_setup", BYTE_BOMB)))
+    klass.submit("h_disk_files", ln, klass.notebook(ln, edit=extra_cell_after("layer_norm_setup", INODE_BOMB)))
+    limits = Limits(timeout=120, memory_bytes=MEMORY_BOMB_MB * 2**20, interrupt_grace=3, disk_bytes=DISK_MB * 2**20)
+    with HostDiskSampler(tempfile.gettempdir(), course.root) as host:
+        summary = grade(course, [ASSIGNMENT], jobs=2, limits=limits, log=lambda *_: None)
+    return course, summary, host.growth()
 
 
 def _has_memory_cgroup(memory_graded):
@@ -591,6 +620,34 @@ def test_memory_bomb_costs_only_its_own_cell(memory_graded):  # the rest of the 
     if cgroup:
         assert f"went over the memory limit ({MEMORY_BOMB_MB} MB" in entry["reason"], entry
         assert "run again in a fresh kernel without that cell" in entry["reason"], entry
+
+
+def _disk_bomb(memory_graded, student):
+    """The bomb's own report entry (its answers are right: 3 points) after checking that
+    the host's disk barely changed while the class was graded (where the machine allows
+    a bound at all; elsewhere the summary must say there is none)."""
+    grown_bytes, grown_inodes = memory_graded[2]
+    print(f"{student}: the host's disk grew by {grown_bytes / 2**20:.1f} MB and {grown_inodes} inodes during the run")
+    disk = memory_graded[1]["sandbox"]["disk"]
+    entry = expect(memory_graded, student, 3.0)
+    if not disk.startswith("tmpfs"):
+        assert "NOT bounded" in disk, disk
+        return entry, None
+    assert grown_bytes < 100 * 2**20 and grown_inodes < 5_000, memory_graded[2]
+    assert entry["status"] == "problem", entry
+    assert f"this notebook's disk space ({DISK_MB} MB," in entry["reason"] and "is full" in entry["reason"], entry
+    executed = autograded(memory_graded[0], student, "layernorm")
+    bomb = all_output_text(executed.cells[executed.cells.index(cell_by_id(executed, "layer_norm_setup")) + 1])
+    assert "No space left on device" in bomb and f"this notebook's disk space ({DISK_MB} MB," in bomb, bomb
+    return entry, bomb
+
+
+def test_byte_bomb_fills_only_its_own_disk_space(memory_graded):  # issue 25: 60 MB files, up to 3 GB
+    _disk_bomb(memory_graded, "h_disk_bytes")
+
+
+def test_inode_bomb_fills_only_its_own_disk_space(memory_graded):  # issue 25: up to 300,000 empty files
+    _disk_bomb(memory_graded, "h_disk_files")
 
 
 def test_sys_exit(graded):
@@ -844,7 +901,7 @@ def test_nothing_outlives_a_killed_grader(fresh_course):  # item 5: the grader i
 
 def test_summary_says_which_limits_applied(graded):  # item 6
     sandbox = graded[1]["sandbox"]
-    assert {"memory", "processes", "filesystem", "namespaces", "uids"} <= set(sandbox)
+    assert {"memory", "processes", "filesystem", "namespaces", "disk", "uids"} <= set(sandbox)
     if os.geteuid() == 0:
         assert sandbox["filesystem"] == "allow-list root (pivot_root)"
 
