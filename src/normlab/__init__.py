@@ -11,7 +11,8 @@ from importlib import import_module
 from importlib.util import find_spec
 
 _PUBLIC = {
-    "studies.analysis": ["activation_norms_by_layer", "grad_norms_by_layer", "seed_everything"],
+    "studies.analysis": ["activation_norms_by_layer", "grad_norms_by_layer"],
+    "studies.seeds": ["seed_everything"],
     "nn.attention": ["MultiHeadSelfAttention", "RotaryEmbedding"],
     "nn.blocks": [
         "BLOCKS",

@@ -12,7 +12,7 @@ from normlab.nn.blocks import PostNormBlock, PreNormBlock, SandwichBlock
 from normlab.studies.depthfixes import (
     DEPTH_FIXES,
     DepthScaledNorm,
-    compare_depth_fixes,
+    measure_trained,
     mix_ln,
     normformer,
     scale_norms_by_depth,
@@ -130,21 +130,21 @@ def test_stream_size_is_the_mean_square_of_each_block_output():
 
 def test_train_lm_modify_is_cached_by_position_or_name_and_changes_the_run():
     tiny = replace(LMConfig(), steps=10, warmup=2, profile_every=5)
-    plain = train_lm("pre", 4, tiny)
-    assert train_lm(placement="pre", n_layers=4, config=tiny, seed=0) is plain
-    mixed = train_lm("pre", 4, tiny, modify=mix_ln)
-    assert mixed is not plain and isinstance(mixed["model"].blocks[0], PostNormBlock)
-    assert train_lm("pre", 4, tiny, 0, mix_ln) is mixed
+    plain = train_lm("pre", 4, tiny, (0, 1))
+    assert train_lm(placement="pre", n_layers=4, config=tiny, seeds=[0, 1]) is plain
+    mixed = train_lm("pre", 4, tiny, (0, 1), modify=mix_ln)
+    assert mixed is not plain and all(isinstance(run["model"].blocks[0], PostNormBlock) for run in mixed)
+    assert train_lm("pre", 4, tiny, (0, 1), mix_ln) is mixed
 
 
-def test_compare_depth_fixes_reports_every_fix():
+def test_every_depth_fix_trains_and_is_measured():
     tiny = replace(LMConfig(), steps=10, warmup=2, profile_every=5)
-    report = compare_depth_fixes(tiny, n_layers=4)
-    assert list(report) == list(DEPTH_FIXES)
-    for row in report.values():
-        assert np.isfinite(row["val_loss"]) and row["val_loss"] < np.log(128) + 0.5
-        assert row["cosine"].shape == row["dropped"].shape == row["stream"].shape == (4,)
-    assert report["pre-norm"]["run"] is train_lm("pre", 4, tiny)
+    for name in DEPTH_FIXES:
+        runs = train_depth_fix(name, tiny, n_layers=4, seeds=(0, 1))
+        row = measure_trained(runs, tiny)
+        assert np.all(np.isfinite(row["val_loss"])) and np.all(row["val_loss"] < np.log(128) + 0.5)
+        assert row["cosine"].shape == row["dropped"].shape == row["stream"].shape == (2, 4)  # (seeds, blocks)
+    assert train_depth_fix("pre-norm", tiny, 4, (0, 1)) is train_lm("pre", 4, tiny, (0, 1))
 
 
 def test_train_depth_fix_knows_only_the_listed_fixes():

@@ -39,10 +39,11 @@ def test_windows_are_shifted_by_one():
 
 
 def test_training_is_seeded_and_beats_uniform():
-    a = train_lm("pre", 2, TINY)
-    assert train_lm("pre", 2, TINY) is a  # cached
-    fresh = train_lm.__wrapped__("pre", 2, TINY)  # recomputed: same numbers
-    assert np.allclose(a["loss"], fresh["loss"])
+    a, b = train_lm("pre", 2, TINY, (0, 1))
+    assert train_lm("pre", 2, TINY, (0, 1))[0] is a  # cached
+    fresh = train_lm.__wrapped__("pre", 2, TINY, (0, 1), None)  # recomputed: same numbers
+    assert np.allclose(a["loss"], fresh[0]["loss"]) and np.allclose(b["loss"], fresh[1]["loss"])
+    assert not np.allclose(a["loss"], b["loss"])  # two seeds, two runs
     assert a["loss"][-1] < np.log(128) and sorted(a["profiles"]) == [0, 10, 20]
     assert 2.0 < unigram_loss() < np.log(128)
 

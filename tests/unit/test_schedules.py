@@ -26,7 +26,7 @@ def test_inverse_sqrt_is_vaswanis_formula():
     assert lr[4 * w - 1] == pytest.approx(lr.max() / 2)  # 1/sqrt(step) decay
 
 
-def test_constant_with_warmup_matches_train_reverse_ramp():
+def test_constant_with_warmup_ramps_linearly_then_holds():
     assert [schedules.constant_with_warmup(s, 2.0, 4) for s in range(6)] == [0.5, 1.0, 1.5, 2.0, 2.0, 2.0]
     assert schedules.constant_with_warmup(0, 2.0, 0) == 2.0
 

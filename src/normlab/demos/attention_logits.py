@@ -11,8 +11,8 @@ from torch import nn
 
 from ..nn.attention import MultiHeadSelfAttention
 from ..page.widgets import Control, Picture
-from ..studies.analysis import seed_everything
 from ..studies.logits import attention_weights, entropy_vs_qk_scale
+from ..studies.seeds import seed_everything
 from .figures import demo_widget, legend_below, log_axes, new_figure, styled
 
 SCALES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)

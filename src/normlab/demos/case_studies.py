@@ -36,6 +36,7 @@ from ..studies.casestudies import (
     unused_parameters,
     wiring_signature,
 )
+from ..studies.seeds import generator, seed_everything
 from .figures import new_figure, styled
 
 # name -> factory(d_model, n_heads, d_ff) of one block; each a case's buggy block or the reference
@@ -57,7 +58,7 @@ CONTROLS = {
 def render(block: str = "reference pre-norm", tool: str = "trace_shapes"):
     """One view of the demo: ``tool`` applied to the block named ``block``."""
     factory = BLOCKS[block]
-    torch.manual_seed(0)
+    seed_everything(0)
     x = small_batch()
     if tool == "trace_shapes":
         rows = [
@@ -88,7 +89,7 @@ def render(block: str = "reference pre-norm", tool: str = "trace_shapes"):
         fig, ax = new_figure(3.0)
         layers = range(1, DEPTH + 1)
         if tool == "gradient norms by layer":
-            g = torch.Generator().manual_seed(1)
+            g = generator(1)
             head = torch.randn(D_MODEL, 10, generator=g) / math.sqrt(D_MODEL)
             target = torch.randint(0, 10, (BATCH * SEQ,), generator=g)
             values = grad_norms_by_layer(

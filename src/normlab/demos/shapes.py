@@ -15,12 +15,13 @@ from ..nn.shapes import ShapeError
 from ..nn.trace import trace_shapes
 from ..page.display import table_html
 from ..page.widgets import Control
+from ..studies.seeds import seed_everything
 from .figures import demo_widget
 
 
 @functools.lru_cache(maxsize=16)
 def _block(d_model: int, n_heads: int, d_ff: int) -> PreNormBlock:
-    torch.manual_seed(0)
+    seed_everything(0)
     return PreNormBlock(d_model, n_heads, d_ff)
 
 

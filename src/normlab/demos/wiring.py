@@ -20,8 +20,8 @@ from ..nn.blocks import BLOCKS, PLACEMENTS
 from ..nn.stack import TransformerStack
 from ..page.display import table_html
 from ..page.widgets import Control, EncodedImage, encode_figure
-from ..studies.analysis import seed_everything
 from ..studies.experiments import one_thread
+from ..studies.seeds import seed_everything
 from .figures import PLACEMENT_COLORS, demo_widget, new_figure, styled
 
 

@@ -33,13 +33,11 @@ size they are shown at, so they stay sharp on phones and high-density screens.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import html
 import io
 import json
 import os
-import re
 import struct
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -49,6 +47,8 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
+
+from ..studies.runcache import source_digest, stable_repr
 
 STATIC_WIDGETS_ENV = "NORMLAB_STATIC_WIDGETS"
 CACHE_ENV = "NORMLAB_DEMO_CACHE"  # a directory, or "off"
@@ -287,53 +287,14 @@ def to_widget(result: Any, dpi: float | None = None) -> widgets.Widget:
 # --- the on-disk cache the book build writes and a live kernel reads ------------------------
 
 
-@functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """A digest of normlab's source and the versions of the libraries that draw and compute:
-    any change to either gives new cache keys, so a stale view is never read."""
-    import matplotlib
-    import numpy
-
-    digest = hashlib.sha256()
-    root = Path(__file__).resolve().parents[1]  # the normlab package
-    for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
-    versions = [matplotlib.__version__, numpy.__version__, ipywidgets_version()]
-    try:
-        import torch
-
-        versions.append(torch.__version__)
-    except ImportError:
-        pass
-    digest.update(" ".join(versions).encode())
-    return digest.hexdigest()[:16]
+    """normlab's source digest (studies.runcache) and the ipywidgets version: any change to
+    either gives new cache keys, so a stale view is never read."""
+    return hashlib.sha256(f"{source_digest()} {ipywidgets_version()}".encode()).hexdigest()[:16]
 
 
 def ipywidgets_version() -> str:
     return widgets.__version__
-
-
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-
-
-def stable_repr(value: Any) -> str:
-    """A repr that is the same in every process (no memory addresses, sorted mappings)."""
-    if isinstance(value, Mapping):
-        return (
-            "{"
-            + ", ".join(
-                f"{stable_repr(k)}: {stable_repr(v)}" for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))
-            )
-            + "}"
-        )
-    if isinstance(value, (list, tuple)):
-        return type(value).__name__ + "(" + ", ".join(stable_repr(v) for v in value) + ")"
-    if isinstance(value, (set, frozenset)):
-        return "set(" + ", ".join(sorted(stable_repr(v) for v in value)) + ")"
-    if callable(value) and hasattr(value, "__qualname__"):
-        return f"{getattr(value, '__module__', '?')}.{value.__qualname__}"
-    return _ADDRESS.sub("", repr(value))
 
 
 class ViewCache:

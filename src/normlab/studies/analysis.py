@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and PyTorch so a run gives the same numbers every time."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+from .seeds import seed_base
 
 
 def _blocks(model: nn.Module) -> Sequence[nn.Module]:
@@ -32,7 +26,7 @@ def block_io(model: nn.Module, x: torch.Tensor, seed: int | None = None) -> list
     handles = [b.register_forward_hook(lambda mod, args, out: pairs.append((args[0], out))) for b in _blocks(model)]
     try:
         if seed is not None:
-            torch.manual_seed(seed)
+            torch.manual_seed(seed_base() + seed)
         with torch.no_grad():
             model(x)
     finally:
@@ -63,7 +57,7 @@ def grad_norms_by_layer(
                 f"try one of {[n for n, _ in blocks[0].named_parameters()]}"
             )
     model.zero_grad(set_to_none=True)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed_base() + seed)
     loss_fn(model(x)).backward()
     norms = {name: [dict(b.named_parameters())[name].grad.norm().item() for b in blocks] for name in names}
     model.zero_grad(set_to_none=True)

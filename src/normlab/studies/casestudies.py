@@ -35,7 +35,8 @@ from ..nn.blocks import Block, PostNormBlock, PreNormBlock
 from ..nn.norms import make_norm
 from ..nn.stack import TransformerStack
 from ..nn.trace import trace_shapes
-from .analysis import last_block_gradient_by_depth, seed_everything
+from .analysis import last_block_gradient_by_depth
+from .seeds import generator, seed_everything
 
 # Small sizes: big enough to show each symptom, small enough for a chapter cell.
 D_MODEL, N_HEADS, D_FF, BATCH, SEQ = 32, 4, 64, 4, 8
@@ -48,7 +49,7 @@ D_MODEL, N_HEADS, D_FF, BATCH, SEQ = 32, 4, 64, 4, 8
 
 def small_batch(batch: int = BATCH, seq: int = SEQ, d_model: int = D_MODEL, seed: int = 0) -> torch.Tensor:
     """Seeded Gaussian input (batch, seq, d_model)."""
-    return torch.randn(batch, seq, d_model, generator=torch.Generator().manual_seed(seed))
+    return torch.randn(batch, seq, d_model, generator=generator(0, seed))
 
 
 def stack_of(
@@ -122,7 +123,7 @@ def last_w2_gradient_by_depth(
     """
 
     def batch(seed):
-        g = torch.Generator().manual_seed(1000 + seed)
+        g = generator(1000, seed)
         x = torch.randn(BATCH, SEQ, D_MODEL, generator=g)
         head = torch.randn(D_MODEL, n_classes, generator=g) / math.sqrt(D_MODEL)
         target = torch.randint(0, n_classes, (BATCH * SEQ,), generator=g)
@@ -173,7 +174,7 @@ def future_leak(block: nn.Module, x: torch.Tensor | None = None, position: int =
     positions >= ``position`` change. A causal block must give exactly 0."""
     x = small_batch(d_model=block.d_model) if x is None else x
     changed = x.clone()
-    changed[:, position:] += torch.randn(changed[:, position:].shape, generator=torch.Generator().manual_seed(7))
+    changed[:, position:] += torch.randn(changed[:, position:].shape, generator=generator(7))
     block = block.eval()
     with torch.no_grad():
         return (block(changed)[:, :position] - block(x)[:, :position]).abs().max().item()

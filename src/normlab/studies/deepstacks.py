@@ -35,6 +35,7 @@ from torch import nn
 
 from .analysis import block_io
 from .experiments import Setting, build_stack, make_batch, perturbed_output_change, single_threaded
+from .seeds import generator
 
 # --- Lemma 3 ----------------------------------------------------------------------------
 
@@ -205,6 +206,6 @@ def gpt2_residual_scale(n_blocks: int) -> float:
 def lemma3_jacobian_for_norm(d_model: int, norm: float) -> float:
     """Measured spectral norm (3 places) of LayerNorm's Jacobian at a centred vector of
     length ``norm`` in ``d_model`` dimensions (Lemma 3: sqrt(d) / ||x||)."""
-    x = torch.randn(d_model, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x = torch.randn(d_model, generator=generator(0), dtype=torch.float64)
     x = x - x.mean()
     return round(layernorm_jacobian_norm(x * norm / x.norm(), eps=0.0), 3)

@@ -17,10 +17,10 @@ scale_norms_by_depth(model)        LayerNorm scaling applied to a pre-norm stack
 mix_ln(model, post_fraction)       Mix-LN made from a pre-norm stack
 normformer(model)                  NormFormer's two extra norms added to a pre-norm stack
 DEPTH_FIXES                        name -> train_lm arguments (pre-norm and the fixes)
-train_depth_fix(name)              one of them trained like chapter 11's models (cached)
+train_depth_fix(name)              one of them trained like chapter 11's models, 8 seeds (cached)
 stream_size(model, inputs)         ||x_l||^2 / d after each block, on validation text
-compare_depth_fixes(config)        each of DEPTH_FIXES trained with the same seed and
-                                   data, with chapter 11's curse-of-depth measurements
+measure_trained(runs, config)      chapter 11's curse-of-depth measurements of an ensemble
+                                   (normlab.studies.claims compares each fix with pre-norm)
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from torch import nn
 from ..nn.stack import TransformerStack
 from .analysis import block_io
 from .lm import LMConfig, drop_layer_loss_change, layer_cosine_similarity, train_lm, validation_batch
+from .seeds import ENSEMBLE
 
 
 def _require_pre_norm(model: TransformerStack, fix: str) -> None:
@@ -137,31 +138,24 @@ def stream_size(model: TransformerStack, inputs: torch.Tensor) -> np.ndarray:
     return np.array([out.pow(2).mean().item() for _, out in block_io(model, inputs)])
 
 
-def train_depth_fix(name: str, config: LMConfig = LMConfig(), n_layers: int = 8, seed: int = 0) -> dict:
-    """train_lm's record for the fix called ``name`` in DEPTH_FIXES (cached like train_lm:
-    "pre-norm" is the very run chapter 11 trains with ``train_lm("pre", 8, config)``)."""
+def train_depth_fix(
+    name: str, config: LMConfig = LMConfig(), n_layers: int = 8, seeds: tuple[int, ...] = ENSEMBLE
+) -> tuple[dict, ...]:
+    """train_lm's records for the fix called ``name`` in DEPTH_FIXES (cached like train_lm:
+    "pre-norm" is the very ensemble chapter 11 trains with ``train_lm("pre", 8, config)``)."""
     if name not in DEPTH_FIXES:
         raise ValueError(f"unknown depth fix {name!r}: expected one of {tuple(DEPTH_FIXES)}")
-    return train_lm(n_layers=n_layers, config=config, seed=seed, **DEPTH_FIXES[name])
+    return train_lm(n_layers=n_layers, config=config, seeds=seeds, **DEPTH_FIXES[name])
 
 
-def compare_depth_fixes(config: LMConfig = LMConfig(), n_layers: int = 8, seed: int = 0) -> dict[str, dict]:
-    """Train each of DEPTH_FIXES and measure it on chapter 11's validation windows.
-
-    Returns name -> {"val_loss", "cosine" (cos(block input, output) per block),
-    "dropped" (loss change when the block is skipped), "stream" (stream_size), "run"
-    (train_lm's record)}. Runs already trained (train_depth_fix) are not trained again.
-    """
+def measure_trained(runs: tuple[dict, ...], config: LMConfig = LMConfig()) -> dict[str, np.ndarray]:
+    """Chapter 11's measurements of each trained model of an ensemble, on its validation windows:
+    {"val_loss" (seeds,), "cosine" (cos(block input, output)), "dropped" (loss change when the
+    block is skipped), "stream" (stream_size)}, the last three (seeds, blocks)."""
     inputs, targets = validation_batch(config)
-    report = {}
-    for name in DEPTH_FIXES:
-        run = train_depth_fix(name, config, n_layers, seed)
-        model = run["model"]
-        report[name] = {
-            "val_loss": run["val_loss"],
-            "cosine": layer_cosine_similarity(model, inputs),
-            "dropped": drop_layer_loss_change(model, inputs, targets),
-            "stream": stream_size(model, inputs),
-            "run": run,
-        }
-    return report
+    return {
+        "val_loss": np.array([run["val_loss"] for run in runs]),
+        "cosine": np.array([layer_cosine_similarity(run["model"], inputs) for run in runs]),
+        "dropped": np.array([drop_layer_loss_change(run["model"], inputs, targets) for run in runs]),
+        "stream": np.array([stream_size(run["model"], inputs) for run in runs]),
+    }

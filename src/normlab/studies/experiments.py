@@ -7,7 +7,8 @@ same numbers on every machine. The published effects and where they come from
 - per-layer FFN gradient norms at initialisation   Xiong et al. 2020, Fig. 3(a,b)
 - last block's W2 gradient against depth           Xiong et al. 2020, Theorem 1, Fig. 3(c,d)
 - mean squared residual-stream norm per layer      Xiong et al. 2020, Lemma 2
-- training with and without learning-rate warm-up  Xiong et al. 2020, IWSLT14 warm-up runs
+- the reverse task trained with and without warm-up (studies.training.train_task)
+                                                   Xiong et al. 2020, IWSLT14 warm-up runs
 - output change under a parameter perturbation     Liu et al. 2020 (amplification)
 - cost of self-attention against a recurrent layer Vaswani et al. 2017, Table 1
 
@@ -21,7 +22,7 @@ import functools
 import math
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -29,7 +30,8 @@ from torch import nn
 
 from ..nn.blocks import BLOCKS
 from ..nn.stack import TransformerStack
-from .analysis import grad_norms_by_layer, last_block_gradient_by_depth, seed_everything
+from .analysis import grad_norms_by_layer, last_block_gradient_by_depth
+from .seeds import generator, seed_everything
 
 
 @contextmanager
@@ -136,7 +138,7 @@ def make_batch(setting: Setting = Setting(), seed: int = 0):
 
     The loss maps the stack's output (batch, seq, d_model) to a scalar (see Setting.loss).
     """
-    g = torch.Generator().manual_seed(10_000 + seed)
+    g = generator(10_000, seed)
     s = setting
     shared = torch.randn(s.batch, 1, s.d_model, generator=g)
     own = torch.randn(s.batch, s.seq, s.d_model, generator=g)
@@ -267,7 +269,7 @@ def perturbed_output_change(stack: nn.Module, x: torch.Tensor, scale: float = 0.
     """
     with torch.no_grad():
         before = stack(x)
-        g = torch.Generator().manual_seed(20_000 + seed)
+        g = generator(20_000, seed)
         for p in stack.blocks.parameters():
             if p.dim() >= 2:
                 p.add_(scale * p.std() * torch.randn(p.shape, generator=g))
@@ -319,41 +321,6 @@ def reverse_task_model(placement: str, task: TaskConfig) -> TransformerStack:
 def reverse_task_batch(task: TaskConfig, generator: torch.Generator):
     tokens = torch.randint(0, task.vocab, (task.batch, task.seq), generator=generator)
     return tokens, tokens.flip(1)
-
-
-@functools.lru_cache(maxsize=64)  # the measurements page and the warm-up demo share runs
-@single_threaded
-def train_reverse(placement: str, lr: float, warmup_steps: int, task: TaskConfig = TaskConfig(), seed: int = 0) -> dict:
-    """Train with Adam (betas 0.9, 0.98 as in Vaswani et al.) and a linear warm-up of
-    ``warmup_steps`` steps to ``lr`` (0 = no warm-up), constant after.
-
-    Returns {"loss": per-step training loss, "accuracy": token accuracy on a fixed
-    held-out batch at the end, "diverged": True if the loss became non-finite}.
-    """
-    seed_everything(seed)
-    model = reverse_task_model(placement, task)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda step: min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
-    )
-    data = torch.Generator().manual_seed(30_000 + seed)
-    losses, diverged = [], False
-    for _ in range(task.steps):
-        tokens, targets = reverse_task_batch(task, data)
-        loss = nn.functional.cross_entropy(model(tokens).flatten(0, 1), targets.flatten())
-        if not torch.isfinite(loss):
-            diverged = True
-            break
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        losses.append(loss.item())
-    held_out = torch.Generator().manual_seed(40_000)
-    tokens, targets = reverse_task_batch(replace(task, batch=256), held_out)
-    with torch.no_grad():
-        accuracy = 0.0 if diverged else (model(tokens).argmax(-1) == targets).float().mean().item()
-    return {"loss": np.array(losses), "accuracy": accuracy, "diverged": diverged}
 
 
 # --- Vaswani et al. 2017, Table 1: attention against a recurrent layer -------------

@@ -16,11 +16,12 @@ import torch
 from torch import nn
 
 from ..nn.norms import RMSNorm
+from .seeds import generator
 
 
 def invariance_table(d_model: int = 64, seed: int = 0) -> dict[str, dict[str, float]]:
     """max |norm(T x) - norm(x)| for T = scale by 5, shift every feature by 3, both."""
-    x = torch.randn(4, d_model, generator=torch.Generator().manual_seed(seed))
+    x = torch.randn(4, d_model, generator=generator(0, seed))
     norms = {"LayerNorm": nn.LayerNorm(d_model), "RMSNorm": RMSNorm(d_model)}
     transforms = {"x * 5": lambda v: v * 5, "x + 3": lambda v: v + 3, "5x + 3": lambda v: 5 * v + 3}
     with torch.no_grad():
@@ -72,7 +73,7 @@ class DyT(nn.Module):
 
 def output_lengths(norm: nn.Module, lengths, d_model: int = 64, seed: int = 0) -> np.ndarray:
     """||norm(x)|| / sqrt(d) for one random direction x stretched to each length."""
-    x = torch.randn(d_model, generator=torch.Generator().manual_seed(seed))
+    x = torch.randn(d_model, generator=generator(0, seed))
     with torch.no_grad():
         return np.array([float(norm(x * (length / x.norm())).norm()) / d_model**0.5 for length in lengths])
 
@@ -83,7 +84,7 @@ def ngpt_stream_norms(
     """||h_l|| after each of n_layers updates by random unit-length branch outputs b_l:
     pre-norm-like h <- h + sqrt(d) b_l, against nGPT's h <- Norm(h + alpha (b_l - h)) with
     h and b_l on the unit sphere. Returns (pre-norm ||h_l|| / sqrt(d), nGPT ||h_l||)."""
-    g = torch.Generator().manual_seed(seed)
+    g = generator(0, seed)
     branches = nn.functional.normalize(torch.randn(n_layers, d_model, generator=g), dim=-1)
     start = nn.functional.normalize(torch.randn(d_model, generator=g), dim=-1)
     summed, sphere, pre, ngpt = start * d_model**0.5, start, [], []

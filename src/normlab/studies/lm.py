@@ -4,8 +4,8 @@ folder, so nothing is downloaded; the text differs a little between Python versi
 
     stdlib_corpus()                   the files' bytes as ASCII token ids (vocab 128)
     LMConfig                          model and training sizes (kept tiny: CPU, seconds)
-    train_lm(placement, n_layers)     seeded training run: loss curve, validation loss,
-                                      per-block gradient profiles during training, model
+    train_lm(placement, n_layers)     8 seeded training runs (trained together): loss curves,
+                                      validation losses, per-block gradient profiles, models
     layer_cosine_similarity(model)    cos(x_{l-1}, x_l) per block on validation text
     drop_layer_loss_change(model)     validation loss with block l skipped, minus the full loss
 """
@@ -22,9 +22,11 @@ import torch
 from torch import nn
 
 from ..nn.stack import TransformerStack
-from .analysis import block_io, seed_everything
+from .analysis import block_io
 from .experiments import single_threaded
-from .training import fit, lr_function, make_optimiser
+from .runcache import on_disk
+from .seeds import ENSEMBLE, generator, seed_everything
+from .training import fit, lr_function
 
 # Small, stable modules present in every CPython 3 install (pure Python, mostly prose-like
 # code and docstrings).
@@ -88,59 +90,67 @@ def random_windows(text: torch.Tensor, batch: int, seq: int, generator: torch.Ge
 def validation_batch(config: LMConfig, n: int = 32):
     """A fixed set of ``n`` validation windows (the same for every run)."""
     _, val = split(stdlib_corpus(), config.val_fraction)
-    return random_windows(val, n, config.seq, torch.Generator().manual_seed(50_000))
+    return random_windows(val, n, config.seq, generator(50_000))
 
 
 def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
 
 
-def train_lm(placement: str, n_layers: int, config: LMConfig = LMConfig(), seed: int = 0, modify=None) -> dict:
-    """Train a causal character LM of ``n_layers`` blocks. Returns ``fit``'s record plus
+def train_lm(
+    placement: str, n_layers: int, config: LMConfig = LMConfig(), seeds: tuple[int, ...] = ENSEMBLE, modify=None
+) -> tuple[dict, ...]:
+    """Train a causal character LM of ``n_layers`` blocks once per seed (the seeds together:
+    normlab.studies.training.fit). Returns one record per seed: ``fit``'s record plus
     "val_loss" (on validation_batch) and "model" (the trained TransformerStack).
 
-    ``modify``, if given, rewrites the freshly built (seeded) model in place before training,
-    e.g. ``depthfixes.mix_ln``; pass a module-level function, so the run stays cached.
-    A run is cached whether its arguments are given by position or by name.
+    ``modify``, if given, rewrites each freshly built (seeded) model in place before training,
+    e.g. ``depthfixes.mix_ln``; pass a module-level function, so the runs stay cached.
+    Runs are cached whether their arguments are given by position or by name.
     """
-    return _train_lm(placement, n_layers, config, seed, modify)
+    return _train_lm(placement, n_layers, config, tuple(seeds), modify)
 
 
 @functools.lru_cache(maxsize=32)
+@on_disk
 @single_threaded
-def _train_lm(placement: str, n_layers: int, config: LMConfig = LMConfig(), seed: int = 0, modify=None) -> dict:
-    seed_everything(seed)
-    model = TransformerStack(
-        n_layers,
-        config.d_model,
-        config.n_heads,
-        config.d_ff,
-        placement=placement,
-        causal=True,
-        vocab_size=VOCAB,
-        max_seq_len=config.seq,
-    )
-    if modify is not None:
-        modify(model)
+def _train_lm(placement: str, n_layers: int, config: LMConfig, seeds: tuple[int, ...], modify) -> tuple[dict, ...]:
+    models = []
+    for seed in seeds:
+        seed_everything(seed)
+        model = TransformerStack(
+            n_layers,
+            config.d_model,
+            config.n_heads,
+            config.d_ff,
+            placement=placement,
+            causal=True,
+            vocab_size=VOCAB,
+            max_seq_len=config.seq,
+        )
+        if modify is not None:
+            modify(model)
+        models.append(model)
     train, _ = split(stdlib_corpus(), config.val_fraction)
-    data = torch.Generator().manual_seed(60_000 + seed)
-    result = fit(
-        model,
-        lambda: random_windows(train, config.batch, config.seq, data),
+    streams = [generator(60_000, seed) for seed in seeds]
+    records = fit(
+        models,
+        [functools.partial(random_windows, train, config.batch, config.seq, stream) for stream in streams],
         lm_loss,
-        make_optimiser("adam", model.parameters(), config.peak_lr),
+        "adam",
         lr_function(config.schedule, config.peak_lr, config.warmup, config.steps),
         config.steps,
         profile_every=config.profile_every,
     )
     inputs, targets = validation_batch(config)
     with torch.no_grad():
-        result["val_loss"] = float("nan") if result["diverged"] else lm_loss(model(inputs), targets).item()
-    result["model"] = model
-    return result
+        for model, record in zip(models, records):
+            record["val_loss"] = float("nan") if record["diverged"] else lm_loss(model(inputs), targets).item()
+            record["model"] = model
+    return tuple(records)
 
 
-train_lm.__wrapped__ = _train_lm.__wrapped__  # the run without the cache (tests recompute with it)
+train_lm.__wrapped__ = _train_lm.__wrapped__.__wrapped__  # the runs without either cache (tests recompute with it)
 
 
 def layer_cosine_similarity(model: TransformerStack, inputs: torch.Tensor) -> np.ndarray:
@@ -177,5 +187,5 @@ def unigram_loss(config: LMConfig = LMConfig()) -> float:
 
 def targets_per_step(batch: int, seq: int) -> int:
     """Next-character predictions in one training step: one per position of each window."""
-    _, targets = random_windows(stdlib_corpus(), batch, seq, torch.Generator().manual_seed(0))
+    _, targets = random_windows(stdlib_corpus(), batch, seq, generator(0))
     return targets.numel()

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..nn.attention import MultiHeadSelfAttention
-from .analysis import seed_everything
+from .seeds import seed_everything
 
 
 def attention_weights(

@@ -4,7 +4,7 @@ Each returns the learning rate at optimiser step ``step`` (0-based, the step abo
 be taken), so ``torch.optim.lr_scheduler.LambdaLR(opt, lambda s: f(s) / peak)`` runs it.
 
     constant_with_warmup   linear ramp over ``warmup`` steps, then constant
-                           (the warm-up of normlab.studies.experiments.train_reverse)
+                           (the warm-up of the reverse task: normlab.studies.training)
     warmup_cosine          linear ramp, then cosine decay to ``final_fraction * peak``
                            (LLaMA: 2,000 warm-up steps, decay to 10 % of the peak)
     inverse_sqrt           d_model^-0.5 * min(s^-0.5, s * warmup^-1.5), s = step + 1

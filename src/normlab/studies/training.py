@@ -1,77 +1,118 @@
-"""A small training loop shared by the chapters that train models, and the reverse-task
-runs of chapter 9 (schedules and optimisers beyond normlab.studies.experiments.train_reverse).
+"""The training loop shared by the chapters that train models, and the reverse-task
+runs of chapter 9 and the measurements page.
 
-    fit(model, next_batch, loss_fn, optimiser, lr_at, steps)   the loop itself
-    train_task(placement, peak_lr, schedule, warmup, ...)      the book's reverse task
+    fit(models, next_batches, loss_fn, optimiser, lr_at, steps)   the loop: one model per seed
+    train_task(placement, peak_lr, schedule, warmup, ...)        the book's reverse task, 8 seeds
 
-The loop records, per step, the loss, the learning rate and the global gradient norm,
-and at chosen steps the per-block gradient norms of each FFN's W2 (the quantity of
-Xiong et al.'s Fig. 3), so a chapter can plot gradient profiles *during* training.
+A measured claim is a statement about an ensemble of seeds (book/claims.md), so the loop
+trains the seeds of one setting *together*: ``torch.func.stack_module_state`` stacks each
+parameter of the n models on a new first axis (seeds, ...), and ``vmap(functional_call)``
+runs the n models as one batched model, for much less than n times the cost of one
+(benchmarks/ensembles.py). Nothing a seed computes depends on the others:
+
+- each seed keeps its own initialisation and its own data stream;
+- the loss minimised is the *sum* of the seeds' losses, so each seed's slice of a stacked
+  gradient is that seed's own gradient (anything global, such as clipping by the global
+  gradient norm, would have to be done per seed; nothing here does it);
+- Adam and RAdam are element-wise, so one optimiser over the stacked tensors steps each
+  slice exactly as that seed's own optimiser would;
+- a seed whose loss becomes non-finite stops recording (it "diverged"); its slice goes on
+  as NaN and touches no other slice.
+
+Batched kernels round differently from unbatched ones, so a seed agrees with its run alone
+to float tolerance, not bit for bit (tests/unit/test_training.py). The loop records, per
+step and seed, the loss, the learning rate and the gradient norm, and at chosen steps
+the per-block gradient norms of each FFN's W2 (the quantity of Xiong et al.'s Fig. 3), so
+a chapter can plot gradient profiles *during* training.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
 import torch
 from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
 
 from . import schedules
-from .analysis import seed_everything
 from .experiments import TaskConfig, reverse_task_batch, reverse_task_model, single_threaded
+from .runcache import on_disk
+from .seeds import ENSEMBLE, generator, seed_everything
 
 OPTIMISERS = ("adam", "radam")
 SCHEDULES = ("constant", "warmup", "cosine")
+W2 = "ffn.linear2.weight"  # each block's second FFN weight, W^2 in Xiong et al.
 
 
 def fit(
-    model: nn.Module,
-    next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+    models: Sequence[nn.Module],
+    next_batches: Sequence[Callable[[], tuple[torch.Tensor, torch.Tensor]]],
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    optimiser: torch.optim.Optimizer,
+    optimiser: str,
     lr_at: Callable[[int], float],
     steps: int,
     profile_every: int = 0,
-) -> dict:
-    """Train ``model`` for ``steps`` steps; stop early if the loss becomes non-finite.
+) -> list[dict]:
+    """Train ``models`` (one per seed, all of one architecture) together for ``steps`` steps.
 
-    ``next_batch()`` returns (inputs, targets); ``loss_fn(model(inputs), targets)`` is a
-    scalar; ``lr_at(step)`` sets every parameter group's learning rate before the step.
-    With ``profile_every = k > 0`` the per-block ||dL/dW2|| is kept every k steps.
+    ``next_batches[i]()`` returns seed i's (inputs, targets), ``loss_fn(outputs, targets)``
+    one seed's scalar loss; ``optimiser`` is a name in OPTIMISERS; ``lr_at(step)`` sets
+    the learning rate before each step. With ``profile_every = k > 0`` each block's
+    ||dL/dW2|| is kept every k steps. The trained weights are copied back into ``models``.
 
-    Returns {"loss", "lr", "grad_norm"} arrays (one value per step taken),
-    "profiles" {step: per-block array}, and "diverged".
+    Returns one record per seed: {"loss", "lr", "grad_norm"} arrays (one value per step the
+    seed took), "profiles" {step: per-block array}, "w2_change" (per block, how far W2
+    moved relative to its start: ||W2_end - W2_start|| / ||W2_start||) and "diverged".
     """
-    losses, rates, grad_norms, profiles = [], [], [], {}
-    diverged = False
+    params, buffers = stack_module_state(list(models))  # each (seeds, ...)
+    template = copy.deepcopy(models[0]).to("meta")
+    forward = vmap(lambda p, b, x: functional_call(template, (p, b), (x,)))
+    step_params = make_optimiser(optimiser, list(params.values()), lr_at(0))
+    w2_names = [name for name in params if name.endswith(W2)]  # block order
+    w2_start = [params[name].detach().clone() for name in w2_names]
+    records = [{"loss": [], "lr": [], "grad_norm": [], "profiles": {}, "diverged": False} for _ in models]
     for step in range(steps):
-        inputs, targets = next_batch()
-        loss = loss_fn(model(inputs), targets)
-        if not torch.isfinite(loss):
-            diverged = True
+        batches = [next_batch() for next_batch in next_batches]
+        outputs = forward(params, buffers, torch.stack([inputs for inputs, _ in batches]))
+        losses = torch.stack([loss_fn(out, targets) for out, (_, targets) in zip(outputs, batches)])
+        for record, loss in zip(records, losses):
+            record["diverged"] = record["diverged"] or not torch.isfinite(loss).item()
+        alive = [i for i, record in enumerate(records) if not record["diverged"]]
+        if not alive:
             break
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        if profile_every and step % profile_every == 0 and hasattr(model, "blocks"):
-            profiles[step] = np.array([b.ffn.linear2.weight.grad.norm().item() for b in model.blocks])
-        grads = [p.grad for p in model.parameters() if p.grad is not None]
-        grad_norms.append(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item())
+        step_params.zero_grad(set_to_none=True)
+        losses[alive].sum().backward()
+        grads = [p.grad.flatten(1) for p in params.values() if p.grad is not None]
+        grad_norms = torch.linalg.vector_norm(torch.stack([g.norm(dim=1) for g in grads]), dim=0)  # (seeds,)
+        if profile_every and step % profile_every == 0 and w2_names:
+            profile = torch.stack([params[name].grad.flatten(1).norm(dim=1) for name in w2_names])  # (blocks, seeds)
+            for i in alive:
+                records[i]["profiles"][step] = profile[:, i].numpy()
         lr = lr_at(step)
-        for group in optimiser.param_groups:
+        for group in step_params.param_groups:
             group["lr"] = lr
-        optimiser.step()
-        losses.append(loss.item())
-        rates.append(lr)
-    return {
-        "loss": np.array(losses),
-        "lr": np.array(rates),
-        "grad_norm": np.array(grad_norms),
-        "profiles": profiles,
-        "diverged": diverged,
-    }
+        step_params.step()
+        for i in alive:
+            records[i]["loss"].append(losses[i].item())
+            records[i]["lr"].append(lr)
+            records[i]["grad_norm"].append(grad_norms[i].item())
+    with torch.no_grad():
+        for i, model in enumerate(models):
+            for name, p in model.named_parameters():
+                p.copy_(params[name][i])
+        # how far each block's W2 moved: ||W2_end - W2_start|| / ||W2_start||, (seeds, blocks)
+        moved = [(params[name] - start).flatten(1).norm(dim=1) / start.flatten(1).norm(dim=1)
+                 for name, start in zip(w2_names, w2_start)]  # fmt: skip
+    for i, record in enumerate(records):
+        record["w2_change"] = np.array([change[i].item() for change in moved])
+    for record in records:
+        for key in ("loss", "lr", "grad_norm"):
+            record[key] = np.array(record[key])
+    return records
 
 
 def make_optimiser(name: str, params, lr: float) -> torch.optim.Optimizer:
@@ -94,7 +135,13 @@ def lr_function(schedule: str, peak_lr: float, warmup: int, steps: int) -> Calla
     raise ValueError(f"unknown schedule {schedule!r}: expected one of {SCHEDULES}")
 
 
+def task_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over every position: logits (batch, seq, vocab), targets (batch, seq)."""
+    return nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+
 @functools.lru_cache(maxsize=64)
+@on_disk
 @single_threaded
 def train_task(
     placement: str,
@@ -103,26 +150,31 @@ def train_task(
     warmup: int = 0,
     optimiser: str = "adam",
     task: TaskConfig = TaskConfig(),
-    seed: int = 0,
-) -> dict:
+    seeds: tuple[int, ...] = ENSEMBLE,
+) -> tuple[dict, ...]:
     """The book's reverse task (normlab.studies.experiments.TaskConfig), trained with a schedule
-    and an optimiser chosen by name. Same model, data and held-out batch as
-    ``train_reverse``; adds "accuracy" (held-out token accuracy at the end)."""
-    seed_everything(seed)
-    model = reverse_task_model(placement, task)
-    data = torch.Generator().manual_seed(30_000 + seed)
-    result = fit(
-        model,
-        lambda: reverse_task_batch(task, data),
-        lambda logits, targets: nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten()),
-        make_optimiser(optimiser, model.parameters(), peak_lr),
+    and an optimiser chosen by name, one run per seed (trained together: ``fit``). Same model,
+    data and held-out batch for every setting; each record adds "accuracy" (held-out
+    token accuracy at the end, 0 for a run that diverged)."""
+    models = []
+    for seed in seeds:
+        seed_everything(seed)
+        models.append(reverse_task_model(placement, task))
+    streams = [generator(30_000, seed) for seed in seeds]
+    records = fit(
+        models,
+        [functools.partial(reverse_task_batch, task, stream) for stream in streams],
+        task_loss,
+        optimiser,
         lr_function(schedule, peak_lr, warmup, task.steps),
         task.steps,
     )
-    tokens, targets = reverse_task_batch(replace(task, batch=256), torch.Generator().manual_seed(40_000))
+    tokens, targets = reverse_task_batch(replace(task, batch=256), generator(40_000))
     with torch.no_grad():
-        result["accuracy"] = 0.0 if result["diverged"] else (model(tokens).argmax(-1) == targets).float().mean().item()
-    return result
+        for model, record in zip(models, records):
+            hits = (model(tokens).argmax(-1) == targets).float().mean().item()
+            record["accuracy"] = 0.0 if record["diverged"] else hits
+    return tuple(records)
 
 
 def loss_spikes(losses, window: int = 10, factor: float = 1.5) -> np.ndarray:
