@@ -100,13 +100,20 @@ def smooth(values, window: int = LOSS_WINDOW) -> np.ndarray:
     return np.convolve(values, np.ones(window) / window, mode="valid")
 
 
-def plot_loss_curve(ax, loss, placement: str, label: str) -> None:
-    """A training loss as the demos draw it: its LOSS_WINDOW-step mean, against the step
-    each mean ends at, in the placement's colour and line style."""
-    curve = smooth(loss)
-    ax.plot(
-        np.arange(len(curve)) + LOSS_WINDOW, curve, **placement_style(placement, marker=""), linewidth=2, label=label
-    )
+def plot_loss_curves(ax, losses, placement: str, label: str) -> None:
+    """The training losses of a seed ensemble: each seed's LOSS_WINDOW-step mean as a faint
+    line, and their median over the seeds still training at each step as a bold one (a
+    run that diverged stops where its loss became non-finite)."""
+    curves = [smooth(loss) for loss in losses]
+    longest = max(len(curve) for curve in curves)
+    steps = np.arange(longest) + LOSS_WINDOW
+    style = placement_style(placement, marker="")
+    for curve in curves:
+        ax.plot(steps[: len(curve)], curve, color=style["color"], linewidth=0.8, alpha=0.3)
+    padded = np.full((len(curves), longest), np.nan)
+    for row, curve in zip(padded, curves):
+        row[: len(curve)] = curve
+    ax.plot(steps, np.nanmedian(padded, axis=0), **style, linewidth=2, label=label)
 
 
 def legend_below(ax, ncol: int = 1, **kwargs):

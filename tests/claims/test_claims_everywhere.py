@@ -1,0 +1,98 @@
+"""Every measured claim of the book holds on other CPUs and for other seeds.
+
+The book build checks each claim with this machine's kernels and the book's seeds. Here
+each claim is evaluated again (``python -m normlab.studies.claims --json``, a new process
+per setting) under PyTorch's ``default`` CPU kernels with the book's seeds, and under the
+``avx2`` kernels with another seed base (``NORMLAB_SEED_BASE=1000``): what a reader on
+another machine, or an author trying other seeds, would get. (Two settings, not three:
+each costs a full evaluation of every claim.) The book build itself covers this CPU's own
+kernels, ``avx512`` on a CPU that has it. A claim that flips fails with its name, its page and the
+evidence on both sides: this run's and the book build's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from normlab.studies.claims import CLAIMS, format_evidence
+
+ROOT = Path(__file__).parents[2]
+
+
+def native_kernels() -> str:
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability().lower()  # "avx512", "avx2" or "default"
+
+
+def evaluate(kernels: str | None, seed_base: int) -> dict:
+    """Every claim's report from a new process with these kernels and seed base."""
+    env = {**os.environ, "NORMLAB_SEED_BASE": str(seed_base), "OMP_NUM_THREADS": "1"}
+    env.pop("ATEN_CPU_CAPABILITY", None)
+    if kernels:
+        env["ATEN_CPU_CAPABILITY"] = kernels
+    done = subprocess.run(
+        [sys.executable, "-m", "normlab.studies.claims", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if not done.stdout.strip():
+        pytest.fail(f"the claims did not run (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)
+
+
+@cache
+def as_built() -> dict:
+    """The claims as the book build evaluates them: this CPU's kernels, the book's seeds."""
+    return evaluate(None, 0)
+
+
+SETTINGS = [
+    pytest.param("default", 0, id="default-kernels"),
+    pytest.param("avx2", 1000, id="avx2-kernels-seed-base-1000"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("kernels", "seed_base"), SETTINGS)
+def test_every_claim_holds(kernels, seed_base):
+    if kernels == "avx2" and native_kernels() == "default":
+        pytest.skip("this CPU has no AVX2 kernels")
+    report = evaluate(kernels, seed_base)
+    assert report["seed_base"] == seed_base
+    if kernels:
+        assert report["kernels"].lower() == kernels, f"asked for {kernels}, PyTorch ran {report['kernels']}"
+    assert set(report["claims"]) == set(CLAIMS)
+    flipped = [name for name, result in report["claims"].items() if not result["holds"]]
+    if flipped:
+        built = as_built()["claims"]
+        lines = [
+            f"- {name} ({CLAIMS[name].page}, section {CLAIMS[name].section!r}): {CLAIMS[name].sentence}\n"
+            f"  asserted: {CLAIMS[name].margin}\n"
+            f"  here ({report['kernels']} kernels, seed base {seed_base}): "
+            f"{format_evidence(report['claims'][name]['evidence'])}\n"
+            f"  as built ({native_kernels()} kernels, seed base 0): {format_evidence(built[name]['evidence'])}"
+            for name in flipped
+        ]
+        pytest.fail(f"{len(flipped)} claim(s) of the book do not hold here:\n" + "\n".join(lines))
+
+
+def test_every_claim_is_checked_on_its_page():
+    """A claim in the registry that no chapter checks would be listed on the claims page
+    but asserted nowhere in the build."""
+    for name, claim in CLAIMS.items():
+        page = ROOT / claim.page
+        assert page.is_file(), f"claim {name!r} names a page that does not exist: {claim.page}"
+        text = page.read_text()
+        assert f'"{name}"' in text and "claims.check(" in text, f"{claim.page} does not check claim {name!r}"
+        assert f"({claim.section})=" in text, f"claim {name!r}: no label ({claim.section})= in {claim.page}"
