@@ -368,3 +368,40 @@ def test_leftover2_cited_papers_have_their_checked_arxiv_id_venue_and_year(key):
     assert re.search(r"eprint\s*=\s*\{" + re.escape(eprint) + r"\}", entry), f"{key}: arXiv {eprint}"
     assert venue in entry, f"{key}: published at {venue}"
     assert re.search(r"year\s*=\s*\{" + year + r"\}", entry), f"{key}: year {year}"
+
+
+# --- issue 22: the audit of 2026-12-06 (book/references/facts.md, section 9) -------------------
+# M1, M3, L7 and L8 (chapters 9 and 11's seed ensembles) are tested with those chapters.
+
+
+def all_chapters_and_banks() -> dict[str, str]:
+    """Every page's source and every quiz bank's text, whitespace collapsed, by name."""
+    texts = {f"book/{p.name}": re.sub(r"\s+", " ", p.read_text(encoding="utf-8")) for p in BOOK.glob("*.md")}
+    texts |= {f"quiz bank {p.stem}": bank_text(p.stem) for p in (BOOK / "quizzes").glob("*.yml")}
+    return texts
+
+
+def test_m2_depth_dependence_is_liu_et_al_s_amplification_not_xiong_et_al_s_theorem():
+    text = prose("measurements")
+    assert "as in the paper's argument, it is depth together with a large early step" not in text
+    assert near(text, "*independently of depth*", "Theorem 1", window=200)
+    assert near(text, "amplification argument", "{cite}`liu2020understanding`", window=200)
+
+
+def test_m4_vit22b_diverged_at_about_8b_parameters():
+    for name in ("06-variants", "10-beyond-placement"):
+        text = prose(name)
+        assert "saw this at 22 billion parameters" not in text, name
+        assert "when scaling a ViT to 22 billion parameters" not in text, name
+        assert near(text, "about 8 billion parameters", "§2", window=200), name
+        assert near(text, "about 8 billion parameters", "dehghani2023scaling", window=400), name
+
+
+def test_m5_deep_pre_norm_evidence_is_wang_et_al_and_deepnet_not_xiong_et_al():
+    ch5, ch6 = prose("05-pre-norm"), prose("06-variants")
+    assert "deep stacks train stably, in Xiong et al.'s experiments even without a warm-up" not in ch5
+    assert "trains deep stacks without warm-up in Xiong et al.'s experiments" not in ch6
+    for name, text in (("05-pre-norm", ch5), ("06-variants", ch6)):
+        assert near(text, "BERT-base", "xiong2020layer", window=300), name
+        assert near(text, "30-layer", "{cite}`wang2019learning`", window=200), name
+        assert near(text, "30-layer", "{cite}`wang2022deepnet`", window=300), name
