@@ -324,7 +324,7 @@ def test_item12_smaller_errors_are_corrected():
     assert "Even with warm-up, doubling the learning rate destroys training" not in ch4
     assert near(ch4, "500-step warm-up", "for this warm-up length")
     assert 'Adding a final LayerNorm to a post-norm stack "for safety"' not in ch4
-    assert "redundant: harmless" in ch4
+    assert "changes nothing" in ch4  # at initialisation only: issue 22, L9
     assert "while being 1.6 times smaller and 3 times faster" not in ch5
     assert "against Transformer-Big, the deep model is also 1.6 times smaller" in ch5
     assert near(ch5, "1/\\sqrt{N}", "{cite}`radford2019language` (§2.3)"), "GPT-2's residual init scaling"
@@ -405,3 +405,63 @@ def test_m5_deep_pre_norm_evidence_is_wang_et_al_and_deepnet_not_xiong_et_al():
         assert near(text, "BERT-base", "xiong2020layer", window=300), name
         assert near(text, "30-layer", "{cite}`wang2019learning`", window=200), name
         assert near(text, "30-layer", "{cite}`wang2022deepnet`", window=300), name
+
+
+def test_l1_attention_cost_figure_is_read_top_and_bottom():
+    text = prose("02-attention-cost")
+    assert "new_figure(6.4, nrows=2)" in text, "the figure is two charts, one above the other"
+    assert "On the left, the measured number" not in text and "On the right, attention's work" not in text
+    assert "In the top chart" in text and "In the bottom chart" in text
+
+
+def test_l2_gpt2_gives_no_reason_for_ln_f():
+    text = prose("05-pre-norm")
+    assert "GPT-2 adds `ln_f` after its last block for this reason" not in text
+    assert "GPT-2's `ln_f` exists for a reason" not in text
+    assert near(text, "`ln_f`, after its last block", "without giving a reason", window=300)
+
+
+def test_l3_theorem_1_is_a_bound_not_a_predicted_slope():
+    ch5, ch7 = prose("05-pre-norm"), prose("07-debugging")
+    assert "∝ 1/√L (log-log slope −0.5)" not in ch5 and "independent of L (slope 0)" not in ch5
+    assert "close to Theorem 1's $-0.5$" not in ch5
+    assert "$O(d\\sqrt{\\ln d / L})$ for pre-norm: it shrinks like" not in ch5
+    assert "upper bounds, up to constants, not predicted values" in ch5
+    assert "upper bound O(d√(ln d / L))" in ch5
+    assert "says that at initialisation the last block's FFN gradient shrinks with depth" not in ch7
+    assert near(ch7, "Theorem 1", "bounds the last block's FFN gradient", window=100)
+    assert "A bound predicts no slope" in ch7
+
+
+ANNOTATED_TRAP = re.compile(
+    r"Reading the Annotated Transformer's prose as its code|Trusting the Annotated Transformer's prose"
+    r"|Trusting the prose of a tutorial over its code|prose post-norm, code pre-norm"
+    r"|post-norm formula of the 2017 paper while its code is pre-norm"
+)
+
+
+def test_l5_annotated_transformer_states_its_simplification():
+    found = {w: m.group(0) for w, t in all_chapters_and_banks().items() if (m := ANNOTATED_TRAP.search(t))}
+    assert not found, f"the Annotated Transformer presented as a hidden trap: {found}"
+    for name in ("00-preface", "01-at-a-glance", "03-sublayers", "04-post-norm", "05-pre-norm"):
+        assert near(prose(name), "SublayerConnection", "for code simplicity", window=300), name
+
+
+def test_l9_an_extra_final_norm_on_post_norm_is_a_no_op_only_at_initialisation():
+    text = prose("04-post-norm")
+    assert "redundant: harmless, but it adds nothing" not in text
+    assert near(text, "At initialisation (gains 1, biases 0)", "changes nothing", window=200)
+    assert near(text, "Once training has moved", "no longer an identity", window=200)
+
+
+def test_l11_the_preface_says_what_is_reproducible_and_what_is_not():
+    text = prose("00-preface")
+    assert "seeded, so it is the same on every build" not in text
+    assert "same machine with the same pinned packages" in text
+    assert near(text, "another CPU", "AVX-512", window=300)
+
+
+def test_l12_the_landing_page_runs_chapters_with_make_lab():
+    text = prose("intro")
+    assert "mystnb-to-jupyter" not in text
+    assert "`make lab`" in text
