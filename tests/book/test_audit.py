@@ -433,6 +433,19 @@ def test_l3_theorem_1_is_a_bound_not_a_predicted_slope():
     assert "A bound predicts no slope" in ch7
 
 
+def test_l4_gpt2_residual_layers_are_counted_as_the_implementations_do():
+    ch9 = prose("09-training-deep-stacks")
+    assert "with two residual layers per block we scale $W_O$ and $W^2$ by $1/\\sqrt{2N}$" not in ch9
+    assert "$N$ counts residual layers, two per block" not in ch9
+    assert near(ch9, "released code has no depth scaling", "Megatron-LM", window=300)
+    assert "$1/\\sqrt{2L}$" in ch9, "blocks are L, residual layers N"
+    q = question("09-training-deep-stacks", "deep-stacks-gpt2-scale")
+    assert "Hugging Face" in q.prompt and "two residual layers per block" in q.prompt
+    for wrong in q.wrong:
+        assert "instead of residual layers" not in wrong.explain
+        assert "the convention in the question" in wrong.explain
+
+
 ANNOTATED_TRAP = re.compile(
     r"Reading the Annotated Transformer's prose as its code|Trusting the Annotated Transformer's prose"
     r"|Trusting the prose of a tutorial over its code|prose post-norm, code pre-norm"
