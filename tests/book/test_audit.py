@@ -460,6 +460,15 @@ def test_l5_annotated_transformer_states_its_simplification():
         assert near(prose(name), "SublayerConnection", "for code simplicity", window=300), name
 
 
+def test_l6_only_the_identity_term_reaches_x_unchanged():
+    wiring = (ROOT / "src" / "normlab" / "demos" / "wiring.py").read_text(encoding="utf-8")
+    assert "gradients reach x unchanged" not in wiring
+    assert "dy/dx = I + dF/dx" in wiring and "identity term reaches x unchanged" in wiring
+    right = next(c for c in question("04-post-norm", "post-norm-unstable-engineer").choices if c.correct)
+    assert "gradients reach early layers through it unchanged" not in right.explain
+    assert "I + \\partial F/\\partial x" in right.explain and "identity term" in right.explain
+
+
 def test_l9_an_extra_final_norm_on_post_norm_is_a_no_op_only_at_initialisation():
     text = prose("04-post-norm")
     assert "redundant: harmless, but it adds nothing" not in text
@@ -478,3 +487,9 @@ def test_l12_the_landing_page_runs_chapters_with_make_lab():
     text = prose("intro")
     assert "mystnb-to-jupyter" not in text
     assert "`make lab`" in text
+
+
+def test_l13_deepnorm_init_comment_names_the_paper_not_torchscale():
+    blocks = (ROOT / "src" / "normlab" / "nn" / "blocks.py").read_text(encoding="utf-8")
+    assert "torchscale's init: Xavier-normal" not in blocks
+    assert "DeepNet paper's init (its Figure 2 pseudocode)" in blocks
