@@ -79,7 +79,7 @@ def test_item1_refactor_case_compares_what_the_prose_means_and_asserts_it():
     assert "different order" in explain
 
 
-# --- 2. warm-up: Xiong et al. argue from the gradients; "Adam's steps" is Liu et al. 2019 -----
+# --- 2. warm-up: Xiong et al. argue from the gradients; "Adam's steps" is the RAdam paper ----
 
 
 def test_item2_warmup_is_attributed_to_its_sources():
@@ -87,10 +87,10 @@ def test_item2_warmup_is_attributed_to_its_sources():
         text = prose(name)
         assert "Xiong et al. argue that this is what" not in text, name
         assert "the early, large Adam steps no longer derail" not in text, name
-        assert near(text, "Adam", "{cite}`liu2019radam`"), f"{name}: the Adam explanation cites RAdam"
+        assert near(text, "Adam", "{cite}`liu2020variance`"), f"{name}: the Adam explanation cites RAdam"
     ch4 = prose("04-post-norm")
     assert near(ch4, "SGD", "§3.2") and "RAdam" in ch4
-    assert "without warm-up {cite}`liu2019radam`" in ch4
+    assert "without warm-up {cite}`liu2020variance`" in ch4
     explain = next(c for c in question("04-post-norm", "post-norm-warmup").choices if c.correct).explain
     assert "Adam's early full-size steps" not in explain
     assert "Liu et al." in explain and "SGD" in explain and "RAdam" in explain
@@ -474,6 +474,44 @@ def test_l9_an_extra_final_norm_on_post_norm_is_a_no_op_only_at_initialisation()
     assert "redundant: harmless, but it adds nothing" not in text
     assert near(text, "At initialisation (gains 1, biases 0)", "changes nothing", window=200)
     assert near(text, "Once training has moved", "no longer an identity", window=200)
+
+
+def cite_keys(text: str) -> set[str]:
+    return {k.strip() for group in re.findall(r"\{cite(?::\w+)?\}`([^`]*)`", text) for k in group.split(",")}
+
+
+def test_l10_radam_has_one_key_and_one_year():
+    entries = bib_entries()
+    assert "liu2019radam" not in entries
+    radam = [key for key, entry in entries.items() if "1908.03265" in entry]
+    assert radam == ["liu2020variance"], radam
+    assert re.search(r"year\s*=\s*\{2020\}", entries["liu2020variance"])
+    texts = all_chapters_and_banks()
+    assert not {w for w, t in texts.items() if "liu2019radam" in t}, "a page cites the removed key"
+    cited = set().union(*(cite_keys(t) for t in texts.values()))
+    assert cited <= set(entries), f"cited but not in any .bib file: {cited - set(entries)}"
+    radam_in_2019 = re.compile(r"Liu et al\.'s 2019|RAdam[^.]{0,40}\b2019\b|\b2019\b[^.]{0,40}RAdam")
+    assert not {w for w, t in texts.items() if radam_in_2019.search(t)}, "RAdam's year is 2020 (ICLR)"
+
+
+def bib_identifiers() -> dict[tuple[str, str], list[str]]:
+    """(field, value) -> the keys of every entry in book/*.bib carrying that arXiv id or DOI."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for path in sorted(BOOK.glob("*.bib")):
+        text = path.read_text(encoding="utf-8")
+        for m in re.finditer(r"@\w+\{([^,]+),(.*?)\n\}", text, re.DOTALL):
+            key, body = m.groups()
+            for field in ("eprint", "doi"):
+                value = re.search(field + r"\s*=\s*[{\"]([^}\"]+)[}\"]", body, re.IGNORECASE)
+                if value:
+                    normalised = re.sub(r"v\d+$", "", value.group(1).strip().lower().removeprefix("https://doi.org/"))
+                    found.setdefault((field, normalised), []).append(f"{path.name}:{key}")
+    return found
+
+
+def test_l10_no_two_bibliography_entries_share_an_arxiv_id_or_doi():
+    duplicates = {ident: keys for ident, keys in bib_identifiers().items() if len(keys) > 1}
+    assert not duplicates, f"one work, several bibliography entries: {duplicates}"
 
 
 def test_l11_the_preface_says_what_is_reproducible_and_what_is_not():
