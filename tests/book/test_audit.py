@@ -531,3 +531,15 @@ def test_l13_deepnorm_init_comment_names_the_paper_not_torchscale():
     blocks = (ROOT / "src" / "normlab" / "nn" / "blocks.py").read_text(encoding="utf-8")
     assert "torchscale's init: Xavier-normal" not in blocks
     assert "DeepNet paper's init (its Figure 2 pseudocode)" in blocks
+
+
+def test_new_topic_4_layernorm_not_batchnorm_is_measured_and_asked():
+    text = prose("03-sublayers")
+    assert "(layernorm-not-batchnorm)=" in source("03-sublayers")
+    assert "assert ln_worst < 1e-5 and bn_least > 1e-2 and bn_eval_worst < 1e-5" in text
+    for claim in ("Batch dependence.", "Padding and variable lengths.", "Leakage across a causal batch."):
+        assert claim in text, claim
+    assert near(text, "not obvious", "{cite}`ba2016layer` (abstract)", window=200)
+    assert 'quiz.show("ch3-batchnorm-causal")' in text
+    right = next(c for c in question("03-sublayers", "ch3-batchnorm-causal").choices if c.correct)
+    assert "future" in right.explain and "LayerNorm" in right.explain
