@@ -79,7 +79,7 @@ def test_item1_refactor_case_compares_what_the_prose_means_and_asserts_it():
     assert "different order" in explain
 
 
-# --- 2. warm-up: Xiong et al. argue from the gradients; "Adam's steps" is Liu et al. 2019 -----
+# --- 2. warm-up: Xiong et al. argue from the gradients; "Adam's steps" is the RAdam paper ----
 
 
 def test_item2_warmup_is_attributed_to_its_sources():
@@ -87,10 +87,10 @@ def test_item2_warmup_is_attributed_to_its_sources():
         text = prose(name)
         assert "Xiong et al. argue that this is what" not in text, name
         assert "the early, large Adam steps no longer derail" not in text, name
-        assert near(text, "Adam", "{cite}`liu2019radam`"), f"{name}: the Adam explanation cites RAdam"
+        assert near(text, "Adam", "{cite}`liu2020variance`"), f"{name}: the Adam explanation cites RAdam"
     ch4 = prose("04-post-norm")
     assert near(ch4, "SGD", "§3.2") and "RAdam" in ch4
-    assert "without warm-up {cite}`liu2019radam`" in ch4
+    assert "without warm-up {cite}`liu2020variance`" in ch4
     explain = next(c for c in question("04-post-norm", "post-norm-warmup").choices if c.correct).explain
     assert "Adam's early full-size steps" not in explain
     assert "Liu et al." in explain and "SGD" in explain and "RAdam" in explain
@@ -324,7 +324,7 @@ def test_item12_smaller_errors_are_corrected():
     assert "Even with warm-up, doubling the learning rate destroys training" not in ch4
     assert near(ch4, "500-step warm-up", "for this warm-up length")
     assert 'Adding a final LayerNorm to a post-norm stack "for safety"' not in ch4
-    assert "redundant: harmless" in ch4
+    assert "changes nothing" in ch4  # at initialisation only: issue 22, L9
     assert "while being 1.6 times smaller and 3 times faster" not in ch5
     assert "against Transformer-Big, the deep model is also 1.6 times smaller" in ch5
     assert near(ch5, "1/\\sqrt{N}", "{cite}`radford2019language` (§2.3)"), "GPT-2's residual init scaling"
@@ -368,3 +368,178 @@ def test_leftover2_cited_papers_have_their_checked_arxiv_id_venue_and_year(key):
     assert re.search(r"eprint\s*=\s*\{" + re.escape(eprint) + r"\}", entry), f"{key}: arXiv {eprint}"
     assert venue in entry, f"{key}: published at {venue}"
     assert re.search(r"year\s*=\s*\{" + year + r"\}", entry), f"{key}: year {year}"
+
+
+# --- issue 22: the audit of 2026-12-06 (book/references/facts.md, section 9) -------------------
+# M1, M3, L7 and L8 (chapters 9 and 11's seed ensembles) are tested with those chapters.
+
+
+def all_chapters_and_banks() -> dict[str, str]:
+    """Every page's source and every quiz bank's text, whitespace collapsed, by name."""
+    texts = {f"book/{p.name}": re.sub(r"\s+", " ", p.read_text(encoding="utf-8")) for p in BOOK.glob("*.md")}
+    texts |= {f"quiz bank {p.stem}": bank_text(p.stem) for p in (BOOK / "quizzes").glob("*.yml")}
+    return texts
+
+
+def test_m2_depth_dependence_is_liu_et_al_s_amplification_not_xiong_et_al_s_theorem():
+    text = prose("measurements")
+    assert "as in the paper's argument, it is depth together with a large early step" not in text
+    assert near(text, "*independently of depth*", "Theorem 1", window=200)
+    assert near(text, "amplification argument", "{cite}`liu2020understanding`", window=200)
+
+
+def test_m4_vit22b_diverged_at_about_8b_parameters():
+    for name in ("06-variants", "10-beyond-placement"):
+        text = prose(name)
+        assert "saw this at 22 billion parameters" not in text, name
+        assert "when scaling a ViT to 22 billion parameters" not in text, name
+        assert near(text, "about 8 billion parameters", "§2", window=200), name
+        assert near(text, "about 8 billion parameters", "dehghani2023scaling", window=400), name
+
+
+def test_m5_deep_pre_norm_evidence_is_wang_et_al_and_deepnet_not_xiong_et_al():
+    ch5, ch6 = prose("05-pre-norm"), prose("06-variants")
+    assert "deep stacks train stably, in Xiong et al.'s experiments even without a warm-up" not in ch5
+    assert "trains deep stacks without warm-up in Xiong et al.'s experiments" not in ch6
+    for name, text in (("05-pre-norm", ch5), ("06-variants", ch6)):
+        assert near(text, "BERT-base", "xiong2020layer", window=300), name
+        assert near(text, "30-layer", "{cite}`wang2019learning`", window=200), name
+        assert near(text, "30-layer", "{cite}`wang2022deepnet`", window=300), name
+
+
+def test_l1_attention_cost_figure_is_read_top_and_bottom():
+    text = prose("02-attention-cost")
+    assert "new_figure(6.4, nrows=2)" in text, "the figure is two charts, one above the other"
+    assert "On the left, the measured number" not in text and "On the right, attention's work" not in text
+    assert "In the top chart" in text and "In the bottom chart" in text
+
+
+def test_l2_gpt2_gives_no_reason_for_ln_f():
+    text = prose("05-pre-norm")
+    assert "GPT-2 adds `ln_f` after its last block for this reason" not in text
+    assert "GPT-2's `ln_f` exists for a reason" not in text
+    assert near(text, "`ln_f`, after its last block", "without giving a reason", window=300)
+
+
+def test_l3_theorem_1_is_a_bound_not_a_predicted_slope():
+    ch5, ch7 = prose("05-pre-norm"), prose("07-debugging")
+    assert "∝ 1/√L (log-log slope −0.5)" not in ch5 and "independent of L (slope 0)" not in ch5
+    assert "close to Theorem 1's $-0.5$" not in ch5
+    assert "$O(d\\sqrt{\\ln d / L})$ for pre-norm: it shrinks like" not in ch5
+    assert "upper bounds, up to constants, not predicted values" in ch5
+    assert "upper bound O(d√(ln d / L))" in ch5
+    assert "says that at initialisation the last block's FFN gradient shrinks with depth" not in ch7
+    assert near(ch7, "Theorem 1", "bounds the last block's FFN gradient", window=100)
+    assert "A bound predicts no slope" in ch7
+
+
+def test_l4_gpt2_residual_layers_are_counted_as_the_implementations_do():
+    ch9 = prose("09-training-deep-stacks")
+    assert "with two residual layers per block we scale $W_O$ and $W^2$ by $1/\\sqrt{2N}$" not in ch9
+    assert "$N$ counts residual layers, two per block" not in ch9
+    assert near(ch9, "released code has no depth scaling", "Megatron-LM", window=300)
+    assert "$1/\\sqrt{2L}$" in ch9, "blocks are L, residual layers N"
+    q = question("09-training-deep-stacks", "deep-stacks-gpt2-scale")
+    assert "Hugging Face" in q.prompt and "two residual layers per block" in q.prompt
+    for wrong in q.wrong:
+        assert "instead of residual layers" not in wrong.explain
+        assert "the convention in the question" in wrong.explain
+
+
+ANNOTATED_TRAP = re.compile(
+    r"Reading the Annotated Transformer's prose as its code|Trusting the Annotated Transformer's prose"
+    r"|Trusting the prose of a tutorial over its code|prose post-norm, code pre-norm"
+    r"|post-norm formula of the 2017 paper while its code is pre-norm"
+)
+
+
+def test_l5_annotated_transformer_states_its_simplification():
+    found = {w: m.group(0) for w, t in all_chapters_and_banks().items() if (m := ANNOTATED_TRAP.search(t))}
+    assert not found, f"the Annotated Transformer presented as a hidden trap: {found}"
+    for name in ("00-preface", "01-at-a-glance", "03-sublayers", "04-post-norm", "05-pre-norm"):
+        assert near(prose(name), "SublayerConnection", "for code simplicity", window=300), name
+
+
+def test_l6_only_the_identity_term_reaches_x_unchanged():
+    wiring = (ROOT / "src" / "normlab" / "demos" / "wiring.py").read_text(encoding="utf-8")
+    assert "gradients reach x unchanged" not in wiring
+    assert "dy/dx = I + dF/dx" in wiring and "identity term reaches x unchanged" in wiring
+    right = next(c for c in question("04-post-norm", "post-norm-unstable-engineer").choices if c.correct)
+    assert "gradients reach early layers through it unchanged" not in right.explain
+    assert "I + \\partial F/\\partial x" in right.explain and "identity term" in right.explain
+
+
+def test_l9_an_extra_final_norm_on_post_norm_is_a_no_op_only_at_initialisation():
+    text = prose("04-post-norm")
+    assert "redundant: harmless, but it adds nothing" not in text
+    assert near(text, "At initialisation (gains 1, biases 0)", "changes nothing", window=200)
+    assert near(text, "Once training has moved", "no longer an identity", window=200)
+
+
+def cite_keys(text: str) -> set[str]:
+    return {k.strip() for group in re.findall(r"\{cite(?::\w+)?\}`([^`]*)`", text) for k in group.split(",")}
+
+
+def test_l10_radam_has_one_key_and_one_year():
+    entries = bib_entries()
+    assert "liu2019radam" not in entries
+    radam = [key for key, entry in entries.items() if "1908.03265" in entry]
+    assert radam == ["liu2020variance"], radam
+    assert re.search(r"year\s*=\s*\{2020\}", entries["liu2020variance"])
+    texts = all_chapters_and_banks()
+    assert not {w for w, t in texts.items() if "liu2019radam" in t}, "a page cites the removed key"
+    cited = set().union(*(cite_keys(t) for t in texts.values()))
+    assert cited <= set(entries), f"cited but not in any .bib file: {cited - set(entries)}"
+    radam_in_2019 = re.compile(r"Liu et al\.'s 2019|RAdam[^.]{0,40}\b2019\b|\b2019\b[^.]{0,40}RAdam")
+    assert not {w for w, t in texts.items() if radam_in_2019.search(t)}, "RAdam's year is 2020 (ICLR)"
+
+
+def bib_identifiers() -> dict[tuple[str, str], list[str]]:
+    """(field, value) -> the keys of every entry in book/*.bib carrying that arXiv id or DOI."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for path in sorted(BOOK.glob("*.bib")):
+        text = path.read_text(encoding="utf-8")
+        for m in re.finditer(r"@\w+\{([^,]+),(.*?)\n\}", text, re.DOTALL):
+            key, body = m.groups()
+            for field in ("eprint", "doi"):
+                value = re.search(field + r"\s*=\s*[{\"]([^}\"]+)[}\"]", body, re.IGNORECASE)
+                if value:
+                    normalised = re.sub(r"v\d+$", "", value.group(1).strip().lower().removeprefix("https://doi.org/"))
+                    found.setdefault((field, normalised), []).append(f"{path.name}:{key}")
+    return found
+
+
+def test_l10_no_two_bibliography_entries_share_an_arxiv_id_or_doi():
+    duplicates = {ident: keys for ident, keys in bib_identifiers().items() if len(keys) > 1}
+    assert not duplicates, f"one work, several bibliography entries: {duplicates}"
+
+
+def test_l11_the_preface_says_what_is_reproducible_and_what_is_not():
+    text = prose("00-preface")
+    assert "seeded, so it is the same on every build" not in text
+    assert "same machine with the same pinned packages" in text
+    assert near(text, "another CPU", "AVX-512", window=300)
+
+
+def test_l12_the_landing_page_runs_chapters_with_make_lab():
+    text = prose("intro")
+    assert "mystnb-to-jupyter" not in text
+    assert "`make lab`" in text
+
+
+def test_l13_deepnorm_init_comment_names_the_paper_not_torchscale():
+    blocks = (ROOT / "src" / "normlab" / "nn" / "blocks.py").read_text(encoding="utf-8")
+    assert "torchscale's init: Xavier-normal" not in blocks
+    assert "DeepNet paper's init (its Figure 2 pseudocode)" in blocks
+
+
+def test_new_topic_4_layernorm_not_batchnorm_is_measured_and_asked():
+    text = prose("03-sublayers")
+    assert "(layernorm-not-batchnorm)=" in source("03-sublayers")
+    assert "assert ln_worst < 1e-5 and bn_least > 1e-2 and bn_eval_worst < 1e-5" in text
+    for claim in ("Batch dependence.", "Padding and variable lengths.", "Leakage across a causal batch."):
+        assert claim in text, claim
+    assert near(text, "not obvious", "{cite}`ba2016layer` (abstract)", window=200)
+    assert 'quiz.show("ch3-batchnorm-causal")' in text
+    right = next(c for c in question("03-sublayers", "ch3-batchnorm-causal").choices if c.correct)
+    assert "future" in right.explain and "LayerNorm" in right.explain

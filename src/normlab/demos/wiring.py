@@ -117,7 +117,7 @@ def draw(placement: str):
     for i, name in enumerate(wiring.after_add):
         box(8.3 + i, 0, name, PATH, linestyle=":")
     verdict = (
-        "identity path untouched (solid):\ngradients reach x unchanged"
+        "identity path untouched (solid): dy/dx = I + dF/dx,\nand the identity term reaches x unchanged"
         if clean
         else "identity path (dotted) passes\na norm or a scale"
     )

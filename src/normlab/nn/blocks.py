@@ -320,7 +320,9 @@ class DeepNormBlock(Block):
     def init_weights(self):
         self.alpha = (2 * self.n_layers) ** 0.25
         self.beta = (8 * self.n_layers) ** -0.25
-        # torchscale's init: Xavier-normal, gain beta on the value/output/FFN weights.
+        # The DeepNet paper's init (its Figure 2 pseudocode): Xavier-normal, gain beta on the
+        # value/output/FFN weights. torchscale's code differs: it keeps its default init and
+        # multiplies those weights by beta afterwards (book/references/facts.md, section 9).
         ffn = self.ffn
         ffn_weights = (ffn.gate_proj, ffn.up_proj, ffn.down_proj) if self.config.gated else (ffn.linear1, ffn.linear2)
         for proj, gain in (

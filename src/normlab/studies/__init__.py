@@ -1,7 +1,7 @@
 """What the book computes and measures with the neural core (``normlab.nn``).
 
 Probes (``analysis``), the chapters' experiments and their settings (``experiments``,
-``deepstacks``, ``training``, ``schedules``, ``lm``, ``logits``, ``llmnorms``), cost formulas
+``deepstacks``, ``training``, ``schedules``, ``lm``, ``logits``, ``llmnorms``, ``batchnorm``), cost formulas
 (``costs``) and the debugging case studies (``casestudies``). This layer imports
 ``normlab.nn`` and never the quizzes, demos, checks or the book's tooling
 (tests/unit/test_layers.py). Import a module by name, e.g.

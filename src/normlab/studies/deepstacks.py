@@ -15,7 +15,8 @@ Depth-aware initialisations, each a function that builds a seeded stack of N blo
 
     post, pre        the library's blocks, Xavier init (normlab.studies.experiments.build_stack)
     gpt2             pre-norm; W_O and W2 scaled by 1/sqrt(2N) (GPT-2 §2.3: 1/sqrt(number
-                     of residual layers), two residual layers per block)
+                     of residual layers); two residual layers per block is Hugging Face's
+                     and Megatron-LM's reading, OpenAI's released code does not scale)
     t-fixup          no norms; W_V, W_O, W1, W2 scaled by 0.67 N^(-1/4) (Huang et al.
                      2020, encoder rule; our inputs stand in for the embeddings)
     rezero           no norms; y = x + a F(x), a scalar a = 0 per sub-layer (Bachlechner
@@ -199,7 +200,8 @@ def init_output_change_vs_depth(
 
 
 def gpt2_residual_scale(n_blocks: int) -> float:
-    """GPT-2's init factor 1/sqrt(N) for N residual layers (two per block), rounded to 3 places."""
+    """GPT-2's init factor 1/sqrt(N) for N residual layers, counted two per block as Hugging
+    Face and Megatron-LM do (GPT-2 §2.3 does not say), rounded to 3 places."""
     return round(1 / math.sqrt(2 * n_blocks), 3)
 
 
