@@ -543,3 +543,34 @@ def test_new_topic_4_layernorm_not_batchnorm_is_measured_and_asked():
     assert 'quiz.show("ch3-batchnorm-causal")' in text
     right = next(c for c in question("03-sublayers", "ch3-batchnorm-causal").choices if c.correct)
     assert "future" in right.explain and "LayerNorm" in right.explain
+
+
+# --- issue 22's findings that rest on the seed ensembles (issue 21) ---------------------------
+
+
+def test_m1_warmup_rescue_is_an_ensemble_statement():
+    ch9 = prose("09-training-deep-stacks")
+    assert "rescues seed 0 but not seed 1" not in ch9
+    assert "for both seeds" not in ch9
+    assert near(ch9, "rescues many seeds but not all", "of 16", window=120)
+    assert '"warmup-rescues-some-seeds-not-all"' in ch9  # checked over the ensemble by the cell
+
+
+def test_m3_post_norm_lower_blocks_are_not_said_to_be_starved():
+    ch11, bank = prose("11-small-language-model"), bank_text("11-small-language-model")
+    for text in (ch11, bank):
+        assert "starved of gradient" not in text and "barely receive a learning signal" not in text
+    assert near(ch11, "A small gradient does not mean that a block did not learn", "Adam", window=200)
+    assert '"lm-post-norm-lower-blocks-moved"' in ch11  # relative updates ||dW||/||W||, measured
+    assert "washed out" in ch11 or "wash out" in ch11
+
+
+def test_l7_quiz_follows_the_ensemble():
+    bank = bank_text("11-small-language-model")
+    assert "less than 0.1 nats below" not in bank and "in our run" not in bank
+
+
+def test_l8_step_0_profiles_name_their_setting_and_agree_with_the_measurements_page():
+    ch11 = prose("11-small-language-model")
+    assert "both nearly flat at step 0" not in ch11 and "Both of our profiles are flat at step 0" not in ch11
+    assert near(ch11, "pre-norm's profile is not flat even at initialisation", "default initialisation", window=200)
