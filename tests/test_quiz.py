@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import shutil
 import subprocess
 import textwrap
@@ -351,6 +352,25 @@ def test_js_ordering_shows_no_explanation_before_the_order_is_right():
     assert not wrong["correct"] and wrong["misplaced"] and wrong["explain"] == []
     assert right["correct"] and sorted(right["explain"]) == solved
     assert not gave_up["correct"] and sorted(gave_up["explain"]) == solved
+
+
+def test_the_page_offers_show_the_answer_for_ordering_questions_only(tmp_path):
+    """The {quiz} directive's HTML, from a one-page Sphinx build: the ordering question has a
+    "Show the answer" button and every explanation starts hidden."""
+    from sphinx.cmd.build import build_main
+
+    source = tmp_path / "src"
+    write(source.mkdir() or source, VALID, "bank.yml")
+    (source / "conf.py").write_text(
+        'extensions = ["myst_parser", "normlab.book.quiz_directive"]\nnormlab_quiz_dir = "."\n'
+    )
+    (source / "index.md").write_text("# Quiz\n\n```{quiz} q-order\n```\n\n```{quiz} q-single\n```\n")
+    assert build_main([str(source), str(tmp_path / "out"), "-b", "html", "-q", "-W"]) == 0
+    page = (tmp_path / "out" / "index.html").read_text()
+    order, single = page.split('id="quiz-q-order"')[1].split('id="quiz-q-single"')
+    assert order.count('class="nl-quiz-reveal"') == 1 and "nl-quiz-reveal" not in single
+    explanations = re.findall(r'<div class="nl-quiz-explain"[^>]*>', order)
+    assert len(explanations) == 4 and all(tag.endswith(" hidden>") for tag in explanations)  # 3 steps, 1 general
 
 
 def test_ordering_after_is_validated(tmp_path):
