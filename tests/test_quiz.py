@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import shutil
 import subprocess
 import textwrap
@@ -147,8 +148,15 @@ def test_check_grades_each_type(tmp_path):
 
     order = q["q-order"]
     assert order.shuffled_order() != [0, 1, 2]
-    assert order.check([0, 1, 2]).correct
-    assert order.check([1, 0, 2]).explanations == ("goes second.", "goes first.")  # by position
+    right = order.check([0, 1, 2])
+    assert right.correct and right.explanations == (
+        "goes first.",
+        "goes second.",
+        "goes third.",
+        "First, second, third.",
+    )
+    wrong = order.check([1, 0, 2])  # no step's explanation: each one says where it goes
+    assert not wrong.correct and wrong.explanations == () and "2 of 3 steps are out of place" in wrong.message
 
     shape = q["q-shape"]
     assert shape.check("(2, 8, 10, 10)").correct
@@ -297,10 +305,72 @@ def test_ordering_accepts_every_order_the_bank_allows():
     assert q.check([apply_f, keep, norm, add]).correct  # keeping x and applying F commute
     assert q.check([apply_f, norm, keep, add]).correct
     wrong = q.check([norm, apply_f, keep, add])
-    assert not wrong.correct
-    assert wrong.explanations == (q.choices[norm].explain, q.choices[apply_f].explain)
+    assert not wrong.correct and wrong.explanations == ()
     assert not q.check([keep, apply_f, add, norm]).correct
     assert not q.kind.is_solved(q, q.shuffled_order())
+
+
+def test_ordering_explains_the_steps_only_once_the_order_is_right_or_the_reader_gives_up():
+    """pre-norm-order-course used to show every step's explanation at the first Check, and
+    the explanations ("comes last", "before the residual add") gave the order away."""
+    from normlab.quiz import QuizWidget
+
+    q = book_bank()["pre-norm-order-course"]
+    steps = [c.explain for c in q.choices]
+    first = q.check(q.shuffled_order())
+    assert not first.correct and first.explanations == ()
+    assert q.check(list(range(len(steps)))).explanations == (*steps, q.explain)
+    gave_up = q.reveal()
+    assert len(gave_up.explanations) == len(steps) + 1
+    assert all(step in shown for step, shown in zip(steps, gave_up.explanations))
+
+    widget = QuizWidget(q)
+    widget._check()
+    assert "out of place" in widget.feedback.value
+    assert not any(step[:30] in widget.feedback.value for step in steps)
+    widget.reveal()  # "Show the answer": a right order on screen, with every explanation
+    assert q.check(widget.order).correct and "One right order" in widget.feedback.value
+    assert widget.feedback.value.count("<li>") == len(steps) + 1
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed (the browser tests run the page)")
+def test_js_ordering_shows_no_explanation_before_the_order_is_right():
+    q = book_bank()["pre-norm-order-course"]
+    from normlab.quiz.types import Ordering
+
+    before = {rank: sorted(needed) for rank, needed in enumerate(Ordering.predecessors(q))}
+    start, solved = q.shuffled_order(), list(range(len(q.choices)))
+    script = (
+        f"const nl = require({json.dumps(str(JS_FILE))});"
+        f"const before = {json.dumps(before)};"
+        f"console.log(JSON.stringify([nl.orderingVerdict({start}, before, false), "
+        f"nl.orderingVerdict({solved}, before, false), nl.orderingVerdict({start}, before, true)]));"
+    )
+    wrong, right, gave_up = json.loads(
+        subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True).stdout
+    )
+    assert not wrong["correct"] and wrong["misplaced"] and wrong["explain"] == []
+    assert right["correct"] and sorted(right["explain"]) == solved
+    assert not gave_up["correct"] and sorted(gave_up["explain"]) == solved
+
+
+def test_the_page_offers_show_the_answer_for_ordering_questions_only(tmp_path):
+    """The {quiz} directive's HTML, from a one-page Sphinx build: the ordering question has a
+    "Show the answer" button and every explanation starts hidden."""
+    from sphinx.cmd.build import build_main
+
+    source = tmp_path / "src"
+    write(source.mkdir() or source, VALID, "bank.yml")
+    (source / "conf.py").write_text(
+        'extensions = ["myst_parser", "normlab.book.quiz_directive"]\nnormlab_quiz_dir = "."\n'
+    )
+    (source / "index.md").write_text("# Quiz\n\n```{quiz} q-order\n```\n\n```{quiz} q-single\n```\n")
+    assert build_main([str(source), str(tmp_path / "out"), "-b", "html", "-q", "-W"]) == 0
+    page = (tmp_path / "out" / "index.html").read_text()
+    order, single = page.split('id="quiz-q-order"')[1].split('id="quiz-q-single"')
+    assert order.count('class="nl-quiz-reveal"') == 1 and "nl-quiz-reveal" not in single
+    explanations = re.findall(r'<div class="nl-quiz-explain"[^>]*>', order)
+    assert len(explanations) == 4 and all(tag.endswith(" hidden>") for tag in explanations)  # 3 steps, 1 general
 
 
 def test_ordering_after_is_validated(tmp_path):

@@ -246,10 +246,11 @@ class QuizHtml:
         if q.explain and q.type != "numeric":
             self.explanation(q.explain, ' data-general="true"')
         another = '<button type="button" class="nl-quiz-another">Try another</button> ' if len(q.variants) > 1 else ""
+        give_up = '<button type="button" class="nl-quiz-reveal">Show the answer</button> ' if kind.gives_up else ""
         self.html(
             '</fieldset><div class="nl-quiz-actions">'
             '<button type="button" class="nl-quiz-check">Check</button> '
-            f'<button type="button" class="nl-quiz-reset">Reset</button> {another}</div>'
+            f'<button type="button" class="nl-quiz-reset">Reset</button> {another}{give_up}</div>'
             '<div class="nl-quiz-feedback" role="status" aria-live="polite"></div></div>'
         )
         container = nodes.container("", *self.out, classes=["nl-quiz-container"])

@@ -117,12 +117,40 @@ def plot_loss_curves(ax, losses, placement: str, label: str) -> None:
 
 
 def legend_below(ax, ncol: int = 1, **kwargs):
-    """The legend of ``ax`` under the figure's axes, so it never covers a curve (placed by
-    the constrained layout, centred on the figure: a legend as wide as the figure fits)."""
+    """The legend of ``ax`` under it, so it never covers a curve. A figure of one panel gets
+    it as the figure's legend, placed by the constrained layout and centred on the figure
+    (a legend as wide as the figure fits). In a figure of several panels each panel's legend
+    goes right under that panel's x axis (call this after ``set_xlabel``), so two panels'
+    legends never land on each other at the bottom of the figure."""
     kwargs.setdefault("handlelength", STYLE["legend.handlelength"])
     kwargs.setdefault("fontsize", BASE_FONT)
     handles, labels = ax.get_legend_handles_labels()
-    return ax.get_figure().legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False, **kwargs)
+    fig = ax.get_figure()
+    if len(fig.axes) == 1:
+        return fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False, **kwargs)
+    from matplotlib.transforms import ScaledTranslation
+
+    under_axis = ScaledTranslation(0, -_x_axis_depth(ax), fig.dpi_scale_trans)
+    return ax.legend(
+        handles,
+        labels,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0),
+        bbox_transform=ax.transAxes + under_axis,
+        ncol=ncol,
+        frameon=False,
+        **kwargs,
+    )
+
+
+def _x_axis_depth(ax) -> float:
+    """Inches from the bottom of ``ax`` to the bottom of its x axis (ticks, tick labels and
+    label), plus a small gap: the same wherever the layout later moves the panel."""
+    fig = ax.get_figure()
+    renderer = fig._get_renderer()
+    axis = ax.xaxis.get_tightbbox(renderer)
+    depth = ax.get_window_extent(renderer).y0 - axis.y0 if axis is not None else 0.0
+    return max(depth, 0.0) / fig.dpi + BASE_FONT / 144  # gap: half a line
 
 
 def _plain_power(value, _position) -> str:

@@ -156,6 +156,10 @@ class Question:
         list of item indices in the learner's order (ordering), or text (numeric)."""
         return self.kind.check(self, response, variant)
 
+    def reveal(self, variant: int = 0) -> Feedback:
+        """The answer with every explanation, for a reader who gives up (``kind.gives_up``)."""
+        return self.kind.reveal(self, variant)
+
 
 def verdict(correct: bool) -> str:
     return "Correct!" if correct else "Not quite."

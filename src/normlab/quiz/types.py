@@ -47,6 +47,7 @@ class QuizType:
     name: str = ""
     label: str = ""  # shown before the prompt, e.g. "Quiz (one answer):"
     bank_keys: tuple[str, ...] = ()  # keys a bank may give besides id, type, prompt, explain
+    gives_up: bool = False  # offers "Show the answer" (:meth:`reveal`) to a reader who is stuck
 
     def parse(self, raw: dict, common: dict, fail: Callable[[str], None]) -> Question:
         raise NotImplementedError
@@ -66,6 +67,10 @@ class QuizType:
 
     def is_solved(self, q: Question, response: Any) -> bool:
         return self.check(q, response).correct
+
+    def reveal(self, q: Question, variant: int = 0) -> Feedback:
+        """The answer and every explanation, for a reader who gives up (types with ``gives_up``)."""
+        raise NotImplementedError(f"a {self.name} question has no 'Show the answer'")
 
 
 # ---------------------------------------------------------------------------
@@ -123,9 +128,14 @@ class MultipleChoice(SingleChoice):
 @register
 class Ordering(QuizType):
     """Items listed in one correct order; ``after`` says which must precede which, so
-    steps that commute are accepted in every valid order."""
+    steps that commute are accepted in every valid order.
+
+    A step's explanation says where it goes, so a wrong order is told only how many steps
+    are out of place: the explanations come once the order is right, or when the reader
+    gives up (:meth:`reveal`)."""
 
     name, label, bank_keys = "ordering", "Quiz (put in order):", ("items",)
+    gives_up = True
 
     def parse(self, raw, common, fail):
         return Question(
@@ -159,8 +169,19 @@ class Ordering(QuizType):
             raise ValueError(f"an ordering response lists each item index once, got {order!r}")
         misplaced = self.misplaced(q, order)
         if misplaced:
-            return Feedback(False, verdict(False), tuple(q.choices[order[p]].explain for p in misplaced))
-        return Feedback(True, verdict(True), (q.explain,) if q.explain else ())
+            return Feedback(False, f"Not quite: {len(misplaced)} of {len(order)} steps are out of place.", ())
+        return Feedback(True, verdict(True), self.explanations(q, order))
+
+    def reveal(self, q, variant=0):
+        return Feedback(False, "One right order:", self.explanations(q, range(len(q.choices)), with_text=True))
+
+    @staticmethod
+    def explanations(q: Question, order, with_text: bool = False) -> tuple[str, ...]:
+        """Every step's explanation in ``order``, then the question's."""
+        steps = tuple(
+            f"**{q.choices[i].text}** {q.choices[i].explain}" if with_text else q.choices[i].explain for i in order
+        )
+        return steps + ((q.explain,) if q.explain else ())
 
     def html(self, q, out):
         out.ordering([sorted(before) for before in self.predecessors(q)])

@@ -72,8 +72,8 @@ def show(question_id: str, quiz_dir: str | os.PathLike | None = None, variant: i
 
 
 class _Area:
-    def __init__(self, box, response):
-        self.box, self.response = box, response
+    def __init__(self, box, response, solve=None):
+        self.box, self.response, self.solve = box, response, solve  # solve: show the answer
 
 
 class QuizWidget:
@@ -93,6 +93,10 @@ class QuizWidget:
         check.on_click(lambda _: self._check())
         reset.on_click(lambda _: self._reset())
         buttons = [check, reset]
+        if q.kind.gives_up:
+            give_up = w.Button(description="Show the answer", tooltip="One right answer, with every explanation")
+            give_up.on_click(lambda _: self.reveal())
+            buttons.append(give_up)
         if len(q.variants) > 1:
             another = w.Button(description="Try another", tooltip="The same question with other sizes")
             another.on_click(lambda _: self.try_another())
@@ -145,7 +149,12 @@ class QuizWidget:
         self.order = self.question.shuffled_order()
         self._order_box = w.VBox()
         self._draw_order()
-        return _Area(self._order_box, lambda: list(self.order))
+
+        def solve():
+            self.order = list(range(len(self.question.choices)))  # the bank lists a right order
+            self._draw_order()
+
+        return _Area(self._order_box, lambda: list(self.order), solve)
 
     def text_input(self, placeholder: str) -> _Area:
         import ipywidgets as w
@@ -187,6 +196,12 @@ class QuizWidget:
             )
             return
         self.show_feedback(self.question.check(response, self.variant))
+
+    def reveal(self):
+        """Give up: show one right answer and every explanation."""
+        if self.area.solve:
+            self.area.solve()
+        self.show_feedback(self.question.reveal(self.variant))
 
     def show_feedback(self, result: Feedback):
         colour = "green" if result.correct else "#b00"

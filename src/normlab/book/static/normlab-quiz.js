@@ -53,8 +53,26 @@
     save(PROGRESS_KEY, progress);
   }
 
-  var api = { parseNumbers: parseNumbers, matches: matches, register: register, handlers: HANDLERS,
-              FORMAT_MESSAGE: FORMAT_MESSAGE, PROGRESS_KEY: PROGRESS_KEY };
+  // --- ordering: every order that keeps each step after the steps it needs -----------
+  // ranks: the steps (their rank in the bank's order) as the reader has them; before[rank]:
+  // the ranks that must come earlier. A step's explanation says where it goes, so none is
+  // shown until the order is right, or until the reader gives up (Python: types.Ordering).
+  function orderingVerdict(ranks, before, gaveUp) {
+    var position = {};
+    ranks.forEach(function (rank, pos) { position[rank] = pos; });
+    var bad = {};
+    ranks.forEach(function (rank) {
+      (before[rank] || []).forEach(function (earlier) {
+        if (position[earlier] > position[rank]) { bad[earlier] = true; bad[rank] = true; }
+      });
+    });
+    var misplaced = ranks.filter(function (rank) { return bad[rank]; });
+    var correct = misplaced.length === 0;
+    return { correct: correct, misplaced: misplaced, explain: correct || gaveUp ? ranks.slice() : [] };
+  }
+
+  var api = { parseNumbers: parseNumbers, matches: matches, orderingVerdict: orderingVerdict, register: register,
+              handlers: HANDLERS, FORMAT_MESSAGE: FORMAT_MESSAGE, PROGRESS_KEY: PROGRESS_KEY };
   root.normlabQuiz = api;
   if (typeof module !== "undefined" && module.exports) { module.exports = api; }
   if (typeof document === "undefined") { return; }  // node: the tests of parseNumbers
@@ -117,17 +135,23 @@
   register("single", { check: checkChoices });
   register("multiple", { check: checkChoices });
 
-  // --- ordering: every order that keeps each item after its data-before items --------
-  function misplacedItems(items) {
-    var position = {};
-    items.forEach(function (li, pos) { position[li.dataset.rank] = pos; });
-    var bad = {};
+  // --- ordering: the page's steps, judged by orderingVerdict ---------------------------
+  function judgeOrder(quiz, gaveUp) {
+    var items = $all(quiz, ".nl-quiz-item");
+    var before = {};
     items.forEach(function (li) {
-      (li.dataset.before || "").split(" ").filter(Boolean).forEach(function (earlier) {
-        if (position[earlier] > position[li.dataset.rank]) { bad[earlier] = true; bad[li.dataset.rank] = true; }
-      });
+      before[li.dataset.rank] = (li.dataset.before || "").split(" ").filter(Boolean).map(Number);
     });
-    return items.filter(function (li) { return bad[li.dataset.rank]; });
+    var verdict = orderingVerdict(items.map(function (li) { return Number(li.dataset.rank); }), before, gaveUp);
+    items.forEach(function (li) {
+      var rank = Number(li.dataset.rank);
+      if (verdict.misplaced.indexOf(rank) >= 0) { mark(li, "wrong"); }
+      if (verdict.correct && !gaveUp) { li.classList.add("nl-quiz-right"); }
+      if (verdict.explain.indexOf(rank) >= 0) { show(li.querySelector(".nl-quiz-explain")); }
+    });
+    if (verdict.explain.length) { show(quiz.querySelector('.nl-quiz-explain[data-general="true"]')); }
+    verdict.total = items.length;
+    return verdict;
   }
 
   function labelMoveButtons(quiz) {
@@ -171,26 +195,27 @@
       });
     },
     check: function (quiz) {
-      var items = $all(quiz, ".nl-quiz-item");
-      var misplaced = misplacedItems(items);
-      var correct = misplaced.length === 0;
-      misplaced.forEach(function (li) { mark(li, "wrong"); show(li.querySelector(".nl-quiz-explain")); });
-      if (correct) {
-        items.forEach(function (li) { li.classList.add("nl-quiz-right"); });
-        show(quiz.querySelector('.nl-quiz-explain[data-general="true"]'));
-      }
-      say(quiz, correct, correct ? "Correct!" : "Not quite: " + misplaced.length + " of " + items.length +
-        " steps are out of place. Read why below them.");
-      return correct;
+      var verdict = judgeOrder(quiz, false);
+      say(quiz, verdict.correct, verdict.correct ? "Correct! Read why each step goes where it is." :
+        "Not quite: " + verdict.misplaced.length + " of " + verdict.total + " steps are out of place " +
+        "(marked). Move them and check again, or press Show the answer.");
+      return verdict.correct;
     },
-    reset: function (quiz) {
-      var list = quiz.querySelector(".nl-quiz-order");
-      var items = $all(list, ".nl-quiz-item");
-      items.sort(function (a, b) { return Number(a.dataset.start) - Number(b.dataset.start); });
-      items.forEach(function (li) { list.appendChild(li); });
-      labelMoveButtons(quiz);
+    reveal: function (quiz) {
+      sortItems(quiz, "rank");  // the bank lists a right order
+      judgeOrder(quiz, true);
+      say(quiz, null, "One right order, with why each step goes where it is.");
     },
+    reset: function (quiz) { sortItems(quiz, "start"); },
   });
+
+  function sortItems(quiz, key) {
+    var list = quiz.querySelector(".nl-quiz-order");
+    var items = $all(list, ".nl-quiz-item");
+    items.sort(function (a, b) { return Number(a.dataset[key]) - Number(b.dataset[key]); });
+    items.forEach(function (li) { list.appendChild(li); });
+    labelMoveButtons(quiz);
+  }
 
   // --- numeric, with the variants of a parameterised question -------------------------
   function variants(quiz) { return quiz.dataset.variants ? JSON.parse(quiz.dataset.variants) : []; }
@@ -281,6 +306,10 @@
       if (button.classList.contains("nl-quiz-check")) { runCheck(quiz); }
       else if (button.classList.contains("nl-quiz-reset")) { reset(quiz); }
       else if (button.classList.contains("nl-quiz-another")) { tryAnother(quiz); }
+      else if (button.classList.contains("nl-quiz-reveal") && handler(quiz).reveal) {
+        hideExplanations(quiz);
+        handler(quiz).reveal(quiz);
+      }
     });
     quiz.classList.add("nl-quiz-ready");
   }
