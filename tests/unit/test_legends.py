@@ -106,8 +106,9 @@ def fake_task_result(steps: int = 120) -> dict:
 def test_no_demo_figure_with_two_panels_has_overlapping_legends(monkeypatch):
     from normlab.demos import attention_logits, small_lm, training_deep
 
-    monkeypatch.setattr(small_lm, "train_lm", lambda placement, n_layers, config: fake_lm_result(n_layers))
-    monkeypatch.setattr(training_deep, "run", lambda lr, recipe: fake_task_result())
+    # ensembles: the demos draw every seed (two stand-in seeds here)
+    monkeypatch.setattr(small_lm, "train_lm", lambda placement, n_layers, config: (fake_lm_result(n_layers),) * 2)
+    monkeypatch.setattr(training_deep, "run", lambda lr, recipe: (fake_task_result(),) * 2)
     for render in (small_lm.render, training_deep.render, attention_logits.render):
         fig = render().figure
         assert len(fig.axes) == 2
