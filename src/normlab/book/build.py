@@ -1,6 +1,8 @@
 """Build the book strictly: any Sphinx warning, cell error or broken reference fails.
 
     python -m normlab.book.build [--root DIR]
+    python -m normlab.book.build --execute-only [CHAPTER ...]
+
 
 Runs ``jupyter-book build <root> --builder html -W -n --keep-going`` (all problems are
 reported, then the build fails), streams its output, keeps a copy in
@@ -10,6 +12,12 @@ whose code did not change is not re-executed. Chapters that are not cached yet a
 executed in parallel, one kernel per core, straight into that cache (Jupyter Book itself
 runs them one after another); a chapter that fails there is simply left to the build,
 which runs it again and reports the error with its file name.
+
+``--execute-only`` executes chapters (all, or those named, e.g. ``book/09-training-deep-stacks.md``)
+in this process's environment, without the cache and without building: how an author checks
+that every claim still holds under other CPU kernels or seeds, e.g.
+``ATEN_CPU_CAPABILITY=default NORMLAB_SEED_BASE=1000 python -m normlab.book.build --execute-only``.
+It prints each chapter's result, and the error of the cell that failed.
 """
 
 from __future__ import annotations
@@ -146,6 +154,36 @@ def pre_execute(root: Path, workers: int) -> None:
             print(f"normlab.book.build: {name} executed in {seconds:.0f} s", flush=True)
 
 
+def execute_only(root: Path, names: list[str], workers: int) -> int:
+    """Execute the named chapters (default: every chapter) without cache or build; 1 if any fails."""
+    import yaml
+
+    config = yaml.safe_load((root / "_config.yml").read_text()) or {}
+    extensions = (config.get("parse", {}) or {}).get("myst_enable_extensions", []) or []
+    timeout = int((config.get("execute", {}) or {}).get("timeout", 30))
+    chapters = [root / name for name in names] if names else toc_files(root)
+    missing = [str(path) for path in chapters if not path.is_file()]
+    if missing:
+        raise SystemExit(f"normlab.book.build: no such chapter {missing}: expected paths such as book/09-....md")
+    todo = [(path, nb) for path in chapters if (nb := read_notebook(path, extensions)) is not None]
+    failed = []
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max(1, min(workers, len(todo))), mp_context=spawn) as pool:
+        jobs = {pool.submit(execute_notebook, str(path), nb, timeout): path for path, nb in todo}
+        for job in concurrent.futures.as_completed(jobs):
+            path = jobs[job].relative_to(root)
+            executed, seconds, error = job.result()
+            if error is None:
+                print(f"normlab.book.build: {path} executed in {seconds:.0f} s", flush=True)
+                continue
+            failed.append(str(path))
+            outputs = [o for cell in executed.cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            detail = f"{outputs[-1]['ename']}: {outputs[-1]['evalue']}" if outputs else error
+            print(f"normlab.book.build: {path} FAILED: {ANSI_COLOUR.sub('', detail)}", flush=True)
+    print(f"normlab.book.build: {len(todo) - len(failed)} of {len(todo)} chapters executed", flush=True)
+    return 1 if failed else 0
+
+
 def run_build(root: Path) -> tuple[int, list[str]]:
     """Run the build, echoing and logging its output; return (exit code, problem lines)."""
     log_path = root / "_build" / "build.log"
@@ -187,8 +225,18 @@ def main(argv: list[str] | None = None) -> int:
         default=os.cpu_count() or 1,
         help="chapters executed at once before the build (default: one per core)",
     )
+    parser.add_argument(
+        "--execute-only",
+        nargs="*",
+        metavar="CHAPTER",
+        help="execute these chapters (default: all) in this environment, no cache and no build",
+    )
     args = parser.parse_args(argv)
     root = args.root.resolve() if args.root else find_book_root(Path.cwd().resolve())
+    if args.execute_only is not None:
+        os.environ[STATIC_WIDGETS_ENV] = "1"
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        return execute_only(root, args.execute_only, args.jobs)
 
     start, started_at = time.monotonic(), time.time()
     # the same environment the build gives its kernels (see normlab.book.offline)
