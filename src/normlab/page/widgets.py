@@ -48,7 +48,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..studies.runcache import source_digest, stable_repr
+from ..studies.runcache import cache_folder, source_digest, stable_repr
 
 STATIC_WIDGETS_ENV = "NORMLAB_STATIC_WIDGETS"
 CACHE_ENV = "NORMLAB_DEMO_CACHE"  # a directory, or "off"
@@ -313,13 +313,7 @@ class ViewCache:
 
     @staticmethod
     def root() -> Path | None:
-        setting = os.environ.get(CACHE_ENV)
-        if setting == "off":
-            return None
-        if setting:
-            return Path(setting)
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        return Path(base) / "normlab" / "demos"
+        return cache_folder(CACHE_ENV, "demos")
 
     def path(self, values: Mapping[str, Any]) -> Path | None:
         root = self.directory or self.root()

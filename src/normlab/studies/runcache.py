@@ -62,14 +62,20 @@ def stable_repr(value: Any) -> str:
     return _ADDRESS.sub("", repr(value))
 
 
-def cache_root() -> Path | None:
-    setting = os.environ.get(RUN_CACHE_VARIABLE)
+def cache_folder(variable: str, name: str) -> Path | None:
+    """normlab's cache folder ``name``: ``$variable`` if set (``off``: no cache), else
+    ``$XDG_CACHE_HOME/normlab/<name>`` or ``~/.cache/normlab/<name>``."""
+    setting = os.environ.get(variable)
     if setting == "off":
         return None
     if setting:
         return Path(setting)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "normlab" / "runs"
+    return Path(base) / "normlab" / name
+
+
+def cache_root() -> Path | None:
+    return cache_folder(RUN_CACHE_VARIABLE, "runs")
 
 
 def run_path(fn, args: tuple, kwargs: dict) -> Path | None:
