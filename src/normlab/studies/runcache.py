@@ -5,8 +5,9 @@ ensemble train it once, whichever process asks first.
     def train_task(...): ...            returns what the function returns, from disk when it can
 
 torch is imported on first use: the page layer reads ``source_digest`` and ``stable_repr``
-without it. A run is filed under the digest of normlab's source and of the versions of torch and
-numpy (any change gives new keys, so a stale run is never read), the function, its
+without it. A run is filed under the digest of the source it can depend on (normlab.nn and
+normlab.studies, less the claims registry) and of the versions of torch and numpy (any
+change gives new keys, so a stale run is never read), the function, its
 arguments, the seed base (normlab.studies.seeds) and the CPU kernel set PyTorch runs with
 (``ATEN_CPU_CAPABILITY``: a run on other kernels rounds differently, so it is another run).
 The folder is ``$NORMLAB_RUN_CACHE`` (``off`` disables it), else
@@ -29,16 +30,24 @@ from typing import Any
 RUN_CACHE_VARIABLE = "NORMLAB_RUN_CACHE"
 
 
-@functools.lru_cache(maxsize=1)
-def source_digest() -> str:
-    """A digest of normlab's source and the versions of the libraries that compute and draw."""
+# What a training run can depend on: the neural core and the studies, but not the registry
+# of claims (which only reads runs), so rewording a claim does not retrain the book's ensembles.
+RUN_SOURCES = ("nn", "studies")
+NOT_RUN_SOURCES = ("studies/claims.py",)
+
+
+@functools.lru_cache(maxsize=4)
+def source_digest(folders: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> str:
+    """A digest of normlab's source (all of it, or only ``folders`` of it, less ``skip``)
+    and the versions of the libraries that compute and draw."""
     import matplotlib
     import numpy
     import torch
 
     digest = hashlib.sha256()
     root = Path(__file__).resolve().parents[1]  # the normlab package
-    for path in sorted(root.rglob("*.py")):
+    paths = [p for folder in folders for p in (root / folder).rglob("*.py")] if folders else root.rglob("*.py")
+    for path in sorted(p for p in paths if str(p.relative_to(root)) not in skip):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     digest.update(" ".join([matplotlib.__version__, numpy.__version__, torch.__version__]).encode())
@@ -88,7 +97,8 @@ def run_path(fn, args: tuple, kwargs: dict) -> Path | None:
         return None
     what = stable_repr((args, kwargs, seed_base(), torch.backends.cpu.get_cpu_capability()))
     key = hashlib.sha256(what.encode()).hexdigest()[:24]
-    return root / source_digest() / f"{fn.__module__}.{fn.__qualname__}" / f"{key}.pt"
+    code = source_digest(RUN_SOURCES, NOT_RUN_SOURCES)
+    return root / code / f"{fn.__module__}.{fn.__qualname__}" / f"{key}.pt"
 
 
 def on_disk(fn):
