@@ -574,4 +574,5 @@ def test_l7_quiz_follows_the_ensemble():
 def test_l8_step_0_profiles_name_their_setting_and_agree_with_the_measurements_page():
     ch11 = prose("11-small-language-model")
     assert "both nearly flat at step 0" not in ch11 and "Both of our profiles are flat at step 0" not in ch11
-    assert near(ch11, "pre-norm's profile is not flat even at initialisation", "default initialisation", window=200)
+    assert near(ch11, "step-0 profiles of this model", "default initialisation", window=200)
+    assert near(ch11, "In the setting of the measurements page", "falls at initialisation in every seed", window=200)

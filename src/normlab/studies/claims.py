@@ -688,12 +688,13 @@ claim(
     name="pre-norm-high-lr-fails-without-warmup",
     page=CH9,
     section="warm-up-in-practice",
-    sentence="At lr 0.1, pre-norm with Adam and no warm-up fails in every seed.",
+    sentence="At lr 0.1, pre-norm with Adam and no warm-up fails in nearly every seed.",
     ensemble=_TASK_ENSEMBLE,
     statistic=_LEARNED_STAT,
-    margin="at most 1 of 16 learns (measured: 0 of 16 under the avx512, avx2 and default kernels)",
+    margin="at most 4 of 16 learn (measured: 0 of 16 with the book's seeds under the avx512, avx2 and default "
+    "kernels, 2 of 16 with seed base 1000 under avx2: one run at 1 claimed 'every seed' and failed there)",
     measure=_learned_in("pre-norm, Adam, lr 0.1, no warm-up"),
-    holds=_none_but_one,
+    holds=lambda e: e["learned"] <= 4,
 )
 claim(
     name="warmup-rescues-some-seeds-not-all",
@@ -701,13 +702,16 @@ claim(
     section="warm-up-in-practice",
     sentence="At lr 0.1 a 30-step warm-up rescues many seeds, but not all of them.",
     ensemble=_TASK_ENSEMBLE,
-    statistic=_LEARNED_STAT,
+    statistic=_LEARNED_STAT + ", with and without the warm-up",
     margin=(
-        "between 4 and 15 of 16 learn: about 3 in 4 seeds learn on each kernel set measured, so all 16 "
-        "learning has a chance near 1 % and 3 or fewer well under 0.1 %"
+        "at least 6 more seeds learn with the warm-up than without, and at most 15 of 16 (measured: 12, 13 and 14 "
+        "against 0, 0 and 2; about 3 in 4 seeds learn, so all 16 learning has a chance near 1 %)"
     ),
-    measure=_learned_in("pre-norm, Adam, lr 0.1, 30-step warm-up"),
-    holds=lambda e: 4 <= e["learned"] <= e["seeds"] - 1,
+    measure=lambda: {
+        **_learned_in("pre-norm, Adam, lr 0.1, 30-step warm-up")(),
+        "learned without warm-up": _learned_in("pre-norm, Adam, lr 0.1, no warm-up")()["learned"],
+    },
+    holds=lambda e: e["learned"] >= e["learned without warm-up"] + 6 and e["learned"] <= e["seeds"] - 1,
 )
 claim(
     name="pre-norm-moderate-lr-trains-without-warmup",
@@ -885,12 +889,9 @@ claim(
 
 def _profile_shape_evidence() -> dict:
     post_start, pre_start, pre_end = lm_profiles("post", 0), lm_profiles("pre", 0), lm_profiles("pre")
-    mean, low, high = interval95(post_start[:, -1] / post_start[:, 0])
     return {
-        "post top/bottom at step 0: mean": mean,
-        "high": high,
-        "pre bottom/top at step 0: smallest": float((pre_start[:, 0] / pre_start[:, -1]).min()),
-        "pre bottom/top at the end: smallest": float((pre_end[:, 0] / pre_end[:, -1]).min()),
+        "post top/bottom at step 0, mean": float((post_start[:, -1] / post_start[:, 0]).mean()),
+        "pre bottom/top at the end, smallest": float((pre_end[:, 0] / pre_end[:, -1]).min()),
         "pre's fall deepens": paired_difference(pre_end[:, 0] / pre_end[:, -1], pre_start[:, 0] / pre_start[:, -1]),
     }
 
@@ -899,19 +900,20 @@ claim(
     name="lm-profiles-at-step-0",
     page=CH11,
     section="lm-gradient-profiles",
-    sentence="At step 0 post-norm's profile does not rise, while pre-norm's already falls a little; "
-    "during training pre-norm's fall deepens.",
+    sentence="Training gives the profiles shapes they do not have at step 0: pre-norm's falls in every seed at the "
+    "end, more steeply than at step 0; post-norm's does not rise at step 0 on average.",
     ensemble=_LM_ENSEMBLE,
-    statistic="post-norm's top/bottom ratio at step 0 (mean, 95 % interval); pre-norm's bottom/top ratio at "
-    "step 0 and at the end, smallest over the seeds, and its seed-by-seed increase",
-    margin="post-norm's interval below 1.25; pre-norm's ratio above 1 in every seed at both times, and its increase's "
-    "interval above 0 (measured: post 0.5 to 1.3 per seed; pre 1.2 to 1.9 at step 0, 1.8 to 7.4 at the end)",
+    statistic="pre-norm's bottom/top ratio at the end (smallest over the seeds) and its seed-by-seed increase from "
+    "step 0; post-norm's top/bottom ratio at step 0 (mean over the seeds)",
+    margin="pre-norm's ratio above 1 in every seed at the end, its increase positive in at least 7 of 8 seeds with "
+    "an interval above 0; post-norm's mean below 1.2 (measured: 2.3 and 1.9 smallest, 8 of 8, 0.94 and 0.97; a "
+    "stronger statement, 'pre-norm already falls at step 0 in every seed', failed with seed base 1000)",
     measure=_profile_shape_evidence,
     holds=lambda e: (
-        e["high"] < 1.25
-        and e["pre bottom/top at step 0: smallest"] > 1
-        and e["pre bottom/top at the end: smallest"] > 1
+        e["pre bottom/top at the end, smallest"] > 1
+        and e["pre's fall deepens"]["positive"] >= e["pre's fall deepens"]["seeds"] - 1
         and e["pre's fall deepens"]["low"] > 0
+        and e["post top/bottom at step 0, mean"] < 1.2
     ),
     paper="Xiong et al. 2020 (Fig. 3a,b) at initialisation: post-norm rises, pre-norm is flat; "
     "Shleifer et al. 2021: pre-norm's gradients fall with the layer index during training.",
