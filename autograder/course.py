@@ -183,13 +183,18 @@ class Course:
     def autograded_notebook(self, student, assignment, notebook):
         return self.path("autograded", student, assignment, notebook + ".ipynb")
 
-    def students(self):
-        """Everyone who submitted anything: a student missing one assignment still gets a
-        row (and zeros with the reason "missing notebook") for it."""
+    def students(self, assignment=None):
+        """Everyone with a submitted/<student>/ folder; with `assignment`, only those who
+        submitted something for it.  A student who did not submit an assignment is "not
+        submitted" for it (no job, no zero, no feedback page), never "failed"."""
         folder = self.path("submitted")
         if not os.path.isdir(folder):
             return []
-        return sorted(s for s in os.listdir(folder) if os.path.isdir(os.path.join(folder, s)))
+        return sorted(
+            s
+            for s in os.listdir(folder)
+            if os.path.isdir(os.path.join(folder, s, *([assignment] if assignment else [])))
+        )
 
 
 def release(course, assignments=None, log=print):

@@ -103,7 +103,7 @@ def late_policy_keys(gb, course, assignment):
 def find_jobs(course, assignments, settings=""):
     jobs = []
     for assignment in assignments:
-        for student in course.students():
+        for student in course.students(assignment):
             for notebook in course.notebooks(assignment):
                 path = course.submitted_notebook(student, assignment, notebook)
                 digest = _digest(

@@ -3,9 +3,11 @@ conftest.py): the fixture assignment ps1, synthetic submissions, and reading bac
 the grader decided.  The pytest fixtures themselves are in conftest.py."""
 
 import glob
+import io
 import json
 import os
 import shutil
+import zipfile
 
 import nbformat
 
@@ -104,3 +106,14 @@ def alive(pid):
             return "State:\tZ" not in f.read()
     except OSError:
         return False
+
+
+def lms_zip(entries):
+    """The bytes of an LMS zip: (member name, notebook or text, submission time or None).
+    None leaves the entry without a time (zip's 1980-01-01), as some tools write it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, nb, when in entries:
+            info = zipfile.ZipInfo(name, date_time=when.timetuple()[:6] if when else (1980, 1, 1, 0, 0, 0))
+            archive.writestr(info, nb if isinstance(nb, str) else nbformat.writes(nb))
+    return buffer.getvalue()

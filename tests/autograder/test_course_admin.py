@@ -5,13 +5,10 @@ resubmissions from Canvas downloads, an honest summary, clear messages for bad i
 
 import csv
 import datetime
-import io
 import os
-import zipfile
 
-import nbformat
 import pytest
-from autograder_helpers import ASSIGNMENT, FIXTURES, Class, copy_course, report
+from autograder_helpers import ASSIGNMENT, FIXTURES, Class, copy_course, lms_zip, report
 
 from autograder import kernels
 from autograder.__main__ import main as cli
@@ -198,16 +195,6 @@ def test_difficulty_table_leaves_out_non_submitters(sqlite_course, tmp_path):
 
 
 # ---------------------------------------------------------------- item 13
-def _zip(entries):
-    """An LMS zip: (member name, notebook, submission time)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, nb, when in entries:
-            info = zipfile.ZipInfo(name, date_time=when.timetuple()[:6])
-            archive.writestr(info, nbformat.writes(nb))
-    return buffer.getvalue()
-
-
 def test_late_resubmission_under_a_due_date(fresh_course, tmp_path):
     klass = Class(fresh_course)
     due = datetime.datetime(2026, 12, 1, 23, 59, tzinfo=datetime.UTC)
@@ -216,7 +203,7 @@ def test_late_resubmission_under_a_due_date(fresh_course, tmp_path):
     right, wrong = klass.notebook("layernorm"), klass.notebook("layernorm", {"layer_norm": WRONG_LN})
     downloads = tmp_path / "canvas.zip"
     downloads.write_bytes(
-        _zip(
+        lms_zip(
             [
                 # dana: on time, then a LATE resubmission ("-1") that Canvas names with LATE
                 ("dana_4411_901_layernorm.ipynb", wrong, before),
@@ -230,13 +217,14 @@ def test_late_resubmission_under_a_due_date(fresh_course, tmp_path):
     from autograder.collect import collect
 
     report = collect(fresh_course, str(downloads), **QUIET)
-    assert sorted((c["student"], c["notebook"]) for c in report["collected"]) == [
-        ("dana", "layernorm"),
-        ("erin", "layernorm"),
-        ("frank", "rmsnorm"),
+    # Canvas's user id is the student id; the name is kept beside it
+    assert sorted((c["student"], c["name"], c["notebook"]) for c in report["collected"]) == [
+        ("4411", "dana", "layernorm"),
+        ("4412", "erin", "layernorm"),
+        ("4413", "frank", "rmsnorm"),
     ]
     assert not report["unmatched"]
-    dana = next(c for c in report["collected"] if c["student"] == "dana")
+    dana = next(c for c in report["collected"] if c["student"] == "4411")
     assert dana["file"].startswith("dana_4411_901") and "on-time one counts" in dana["note"]
     # the late policy: nbgrader's LateSubmissionPlugin, configured in the course's config
     with open(fresh_course.path("nbgrader_config.py"), "a") as f:
@@ -245,20 +233,20 @@ def test_late_resubmission_under_a_due_date(fresh_course, tmp_path):
     from nbgrader.api import Gradebook
 
     with Gradebook(fresh_course.db_url, "normlab") as gb:
-        assert gb.find_submission(ASSIGNMENT, "dana").total_seconds_late == 0
-        assert gb.find_submission_notebook("layernorm", ASSIGNMENT, "dana").score == 1.0  # the on-time version
-        erin = gb.find_submission(ASSIGNMENT, "erin")
+        assert gb.find_submission(ASSIGNMENT, "4411").total_seconds_late == 0
+        assert gb.find_submission_notebook("layernorm", ASSIGNMENT, "4411").score == 1.0  # the on-time version
+        erin = gb.find_submission(ASSIGNMENT, "4412")
         assert erin.total_seconds_late == 3 * 3600
-        erin_ln = gb.find_submission_notebook("layernorm", ASSIGNMENT, "erin")
+        erin_ln = gb.find_submission_notebook("layernorm", ASSIGNMENT, "4412")
         assert (erin_ln.score, erin_ln.late_submission_penalty) == (3.0, 3.0)  # nbgrader's 'zero' policy
-        assert gb.find_submission_notebook("rmsnorm", ASSIGNMENT, "frank").score == 3.0
+        assert gb.find_submission_notebook("rmsnorm", ASSIGNMENT, "4413").score == 3.0
     from autograder.export import export
 
     export(fresh_course, [ASSIGNMENT], fmt="moodle", **QUIET)
     final = {r[0]: float(r[1]) for r in read_csv(os.path.join(fresh_course.state_dir, "export", "moodle.csv"))[1:]}
-    assert final == {"dana": 1.0, "erin": 0.0, "frank": 3.0}
+    assert final == {"4411": 1.0, "4412": 0.0, "4413": 3.0}
     report = collect(fresh_course, str(downloads), take_late=True, **QUIET)
-    assert next(c for c in report["collected"] if c["student"] == "dana")["file"].startswith("dana_LATE")
+    assert next(c for c in report["collected"] if c["student"] == "4411")["file"].startswith("dana_LATE")
 
 
 def test_a_moved_due_date_rescores_the_late_penalty(fresh_course):
