@@ -4,7 +4,9 @@
     collect   PATH [--assignment A]    LMS downloads folder, a .zip, or an nbgrader submitted/ tree
     grade     [ASSIGNMENT ...] [--jobs N] [--force] [--timeout S] [--memory-mb M]
     feedback  [ASSIGNMENT ...]         HTML per student and notebook, hidden tests stripped
-    export    [ASSIGNMENT ...] [--format csv|canvas|moodle|long]   grades for an LMS, difficulty table, histograms
+    export    [ASSIGNMENT ...] [--format csv|canvas|moodle|long] [--missing blank|zero] [--allow-pending]
+                                       grades for an LMS, difficulty table, histograms
+    roster    import FILE | show       the class list (Canvas gradebook export, Moodle participants, CSV)
     migrate   --to URL                 copy the gradebook (e.g. sqlite -> PostgreSQL), then use --db-url URL
     worker    --broker redis://HOST:6379/0 [--concurrency N]   a Celery worker for `grade --broker`
 
@@ -120,6 +122,23 @@ def main(argv=None):
         help="grades file layout: csv (ours), canvas, moodle, long (one row per student and question)",
     )
 
+    p.add_argument(
+        "--missing",
+        choices=("blank", "zero"),
+        default="blank",
+        help="a student who did not submit an assignment: blank (default; Canvas and Moodle leave the grade as it "
+        "is) or 0",
+    )
+    p.add_argument(
+        "--allow-pending",
+        action="store_true",
+        help="canvas/moodle: export even while hand grading is pending (the autograded part only)",
+    )
+
+    p = commands.add_parser("roster", help="the class list: `roster import FILE` (Canvas, Moodle or plain CSV)")
+    p.add_argument("action", choices=("import", "show"))
+    p.add_argument("file", nargs="?", help="Canvas gradebook export, Moodle participants export, or id,name CSV")
+
     p = commands.add_parser("migrate", help="copy the gradebook into another database")
     p.add_argument("--to", required=True, help="target URL, e.g. postgresql://grader@127.0.0.1:5432/course")
 
@@ -151,6 +170,21 @@ def main(argv=None):
     except SQLAlchemyError as exc:
         first = str(exc).strip().splitlines()[0]
         raise SystemExit(f"cannot use the gradebook {course.db_label}: {first}") from None
+
+
+def _roster(args, course):
+    from .roster import import_roster, load_roster
+
+    if args.action == "import":
+        if not args.file:
+            raise SystemExit("roster import needs a FILE: a Canvas gradebook export, Moodle participants export or CSV")
+        import_roster(course, args.file)
+        return
+    roster = load_roster(course)
+    if roster is None:
+        raise SystemExit("no roster yet: `roster import FILE`")
+    for sid, info in sorted(roster["students"].items()):
+        print(f"{sid}\t{info.get('name', '')}")
 
 
 def _run(args, course):
@@ -189,7 +223,16 @@ def _run(args, course):
     elif args.command == "export":
         from .export import export
 
-        export(course, course.check_assignments(args.assignments) or course.released(), out=args.out, fmt=args.format)
+        export(
+            course,
+            course.check_assignments(args.assignments) or course.released(),
+            out=args.out,
+            fmt=args.format,
+            missing=args.missing,
+            allow_pending=args.allow_pending,
+        )
+    elif args.command == "roster":
+        _roster(args, course)
     elif args.command == "migrate":
         from .migrate import migrate
 

@@ -27,6 +27,8 @@ import shutil
 import tempfile
 import zipfile
 
+from .roster import ids_by_name, load_roster
+
 # A student id is a folder name: letters of any script, digits, and . @ ' - _ (names such as
 # "lópezanamaría" or "o'neilsean"); never a path separator, never starting with a dot.
 STUDENT_ID = re.compile(r"^\w[\w.@'’-]*$")
@@ -272,13 +274,13 @@ def unmatched_reason(filename, table):
     return f"the notebook part {part!r} is no released notebook; expected one of: {known}"
 
 
-def _keep_unmatched(course, file, rel, table):
+def _keep_unmatched(course, file, rel, table, reason=""):
     """Copy a file nothing matched to course/unmatched/ (with its time: renamed and collected
     again, it keeps its submission time) and say why."""
     kept = os.path.join(course.path("unmatched"), rel)
     os.makedirs(os.path.dirname(kept), exist_ok=True)
     shutil.copy2(file, kept)
-    return {"file": rel, "kept_as": kept, "reason": unmatched_reason(_lms_filename(file), table)}
+    return {"file": rel, "kept_as": kept, "reason": reason or unmatched_reason(_lms_filename(file), table)}
 
 
 def submission_time(file, extra, due, now=None):
@@ -315,8 +317,29 @@ def _remember_names(course, names):
         json.dump(known, f, indent=1, sort_keys=True, ensure_ascii=False)
 
 
+def _roster_student(roster, target):
+    """(target with the roster's id, "") for a Moodle download, whose id is a participant id
+    of one assignment only: the student is found by full name in the roster; (None, reason)
+    when no roster student or several have that name."""
+    student, assignment_id, notebook, extra = target
+    if extra.get("lms") != "moodle":
+        return target, ""
+    if roster is None:
+        note = "Moodle's participant id (one assignment's): `roster import` lines students up across assignments"
+        return (student, assignment_id, notebook, {**extra, "id_note": note}), ""
+    ids = ids_by_name(roster, extra["name"])
+    if len(ids) == 1:
+        return (ids[0], assignment_id, notebook, extra), ""
+    found = f"several ({', '.join(ids)})" if ids else "no one"
+    return None, (
+        f"the student part {extra['name']!r}: {found} in the roster has that name; rename the file "
+        "(or its folder) to <roster id>_<notebook>.ipynb in course/unmatched/ and collect that folder again"
+    )
+
+
 def _collect_tree(course, root, assignment, take_late=False):
     table = _name_table(course)
+    roster = load_roster(course)
     released = set(course.released())
     report = {"collected": [], "unmatched": [], "students": [], "kept_earlier": []}
     candidates = {}
@@ -334,8 +357,11 @@ def _collect_tree(course, root, assignment, take_late=False):
                 target = (parts[-3], parts[-2], notebook, {})
         if target is None:
             target = match_lms_name(_lms_filename(file), table, assignment)
+        reason = ""
+        if target is not None:
+            target, reason = _roster_student(roster, target)
         if target is None:
-            report["unmatched"].append(_keep_unmatched(course, file, rel, table))
+            report["unmatched"].append(_keep_unmatched(course, file, rel, table, reason))
             continue
         student, assignment_id, notebook, extra = target
         if extra.get("name"):
@@ -347,6 +373,7 @@ def _collect_tree(course, root, assignment, take_late=False):
                 "rel": rel,
                 "time": when,
                 "time_note": time_note,
+                "id_note": extra.get("id_note", ""),
                 "late_flag": extra.get("canvas_late", False),
                 "submission": extra.get("submission", 0),
             }
@@ -359,7 +386,7 @@ def _collect_tree(course, root, assignment, take_late=False):
         if chosen is not None:
             shutil.copy2(chosen["file"], dest)
             _write_timestamp(course, student, assignment_id, notebook, chosen["time"])
-            note = "; ".join(n for n in (note, chosen["time_note"]) if n)
+            note = "; ".join(n for n in (note, chosen["time_note"], chosen["id_note"]) if n)
             report["collected"].append(
                 {
                     "file": chosen["rel"],

@@ -155,7 +155,7 @@ def test_lms_exports_parse_back(sqlite_course, tmp_path):
     canvas = read_csv(out / "canvas.csv")
     assert canvas[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"] and canvas[0][5] == ASSIGNMENT
     assert canvas[1][0].strip() == "Points Possible" and float(canvas[1][5]) == 9.0
-    assert {row[3]: float(row[5]) for row in canvas[2:]} == {"alice": 9.0, "bob": 7.0}
+    assert {row[0]: float(row[5]) for row in canvas[2:]} == {"alice": 9.0, "bob": 7.0}
     moodle = read_csv(out / "moodle.csv")
     assert moodle[0] == ["ID number", ASSIGNMENT] and {r[0]: float(r[1]) for r in moodle[1:]} == {
         "alice": 9.0,

@@ -1,15 +1,18 @@
 """Issue 23: a real course's LMS downloads (Canvas, Moodle) collected without merging,
 losing or making late anyone; "not submitted" is not "failed".  Fast: no kernels."""
 
+import csv
 import datetime
 import json
 import os
 
 import pytest
-from autograder_helpers import ASSIGNMENT, Class, lms_zip
+from autograder_helpers import ASSIGNMENT, LMS_FIXTURES, Class, lms_zip, record_scores
 
 from autograder.collect import collect, unmatched_reason
+from autograder.export import export
 from autograder.grade import find_jobs
+from autograder.roster import import_roster
 
 QUIET = {"log": lambda *_: None}
 DUE = datetime.datetime(2026, 12, 1, 23, 59, tzinfo=datetime.UTC)
@@ -148,3 +151,66 @@ def test_unmatched_reason_for_a_canvas_copy():
     table = {"ordering": ("ordering", "ordering"), "ordering_ordering": ("ordering", "ordering")}
     reason = unmatched_reason("smithjo_11_22_ordering-Copy1.ipynb", table)
     assert "'-Copy1'" in reason and "'smithjo_11_22_ordering.ipynb'" in reason
+
+
+# ---------------------------------------------------------------- roster and problem 4
+def canvas_rows(path):
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    return rows[0], {row[1]: row for row in rows[2:]}
+
+
+def test_canvas_roster_and_an_export_canvas_imports(fresh_course, tmp_path):
+    """canvas.csv as Canvas's import reads it (fixture: a gradebook export written from
+    Canvas's documentation): ids and SIS ids from the roster, "Title (id)" columns, the
+    non-submitter blank (or 0 when asked), same-name students apart."""
+    roster = import_roster(fresh_course, os.path.join(LMS_FIXTURES, "canvas_gradebook_export.csv"), **QUIET)
+    assert sorted(roster["students"]) == ["20001", "20002", "20003", "20004"]
+    assert roster["assignments"] == {ASSIGNMENT: "4312"}
+    record_scores(fresh_course, {"20001": 1.0, "20002": 0.5, "20004": 0.0})
+    out = tmp_path / "out"
+    export(fresh_course, [ASSIGNMENT], out=str(out), fmt="canvas", **QUIET)
+    header, rows = canvas_rows(out / "canvas.csv")
+    assert header == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "ps1 (4312)"]
+    assert rows["20001"][:5] == ["Nguyen, Anh", "20001", "S20001", "anguyen", "NORM-101"]
+    assert {sid: row[5] for sid, row in rows.items()} == {"20001": "9", "20002": "4.5", "20003": "", "20004": "0"}
+    export(fresh_course, [ASSIGNMENT], out=str(out), fmt="canvas", missing="zero", **QUIET)
+    assert canvas_rows(out / "canvas.csv")[1]["20003"][5] == "0"
+    export(fresh_course, [ASSIGNMENT], out=str(out), **QUIET)
+    with open(out / "grades.csv", newline="") as f:
+        grades = {r["student"]: r for r in csv.DictReader(f)}
+    assert grades["20003"]["status"] == "not submitted" and grades["20003"]["score"] == ""
+
+
+def test_lms_exports_refuse_while_hand_grading_is_pending(fresh_course, tmp_path):
+    record_scores(fresh_course, {"20001": 1.0, "20002": 0.5}, pending={"20002"})
+    for fmt in ("canvas", "moodle"):
+        with pytest.raises(SystemExit, match="1 submission.*hand grading.*ps1/20002"):
+            export(fresh_course, [ASSIGNMENT], out=str(tmp_path), fmt=fmt, **QUIET)
+    lines = []
+    export(fresh_course, [ASSIGNMENT], out=str(tmp_path), fmt="canvas", allow_pending=True, log=lines.append)
+    assert any(line.startswith("WARNING") and "hand grading" in line for line in lines)
+
+
+def test_moodle_roster_names_the_download_and_keys_the_export(fresh_course, klass, tmp_path):
+    """Moodle's download id is one assignment's participant id: with the roster the student is
+    its "ID number"; a name two roster students share is not guessed."""
+    import_roster(fresh_course, os.path.join(LMS_FIXTURES, "moodle_participants.csv"), **QUIET)
+    zipped = download(
+        tmp_path,
+        [
+            ("Jane Smith_881_assignsubmission_file_/layernorm.ipynb", klass.notebook("layernorm"), BEFORE),
+            ("José O'Neil_882_assignsubmission_file_rmsnorm.ipynb", klass.notebook("rmsnorm"), BEFORE),
+            ("Anh Nguyen_883_assignsubmission_file_/layernorm.ipynb", klass.notebook("layernorm"), BEFORE),
+        ],
+    )
+    report = collect(fresh_course, zipped, **QUIET)
+    assert collected(report) == [("S-1001", "layernorm"), ("S-1002", "rmsnorm")]
+    [unmatched] = report["unmatched"]
+    assert "several (S-1003, S-1004)" in unmatched["reason"]
+    record_scores(fresh_course, {"S-1001": 1.0})
+    export(fresh_course, [ASSIGNMENT], out=str(tmp_path), fmt="moodle", **QUIET)
+    with open(tmp_path / "moodle.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["ID number", ASSIGNMENT]
+    assert dict(rows[1:]) == {"S-1001": "9", "S-1002": "", "S-1003": "", "S-1004": ""}
