@@ -89,6 +89,26 @@ def student_names(course, roster=None):
     return names
 
 
+def lateness_status(course) -> list[str]:
+    """Lines for `status`: each assignment's due date, its extensions, and the submissions
+    that are late (as of the last `grade`) with their penalty."""
+    lines = []
+    dues, extensions = course.due_dates(), course.extensions()
+    with Gradebook(course.db_url, "normlab") as gb:
+        for assignment, due in dues.items():
+            lines.append(f"{assignment}: due {due.isoformat(sep=' ') + ' UTC' if due else '(no due date)'}")
+            for student, hours in sorted(extensions.get(assignment, {}).items()):
+                lines.append(f"  extension  {student}: +{hours:g} h")
+            for submission in sorted(gb.find_assignment(assignment).submissions, key=lambda s: s.student_id):
+                if submission.total_seconds_late:
+                    penalty = submission.late_submission_penalty or 0.0
+                    lines.append(
+                        f"  late       {submission.student_id}: {late_by(submission.total_seconds_late)}, "
+                        f"penalty {penalty:g} of {submission.score:g}"
+                    )
+    return lines or ["nothing released yet"]
+
+
 def _pending_check(pending, fmt, allow_pending, log):
     """Scores that still wait for hand grading are incomplete: an LMS import of them would
     look final to students, so canvas/moodle refuse unless the instructor says so."""

@@ -8,7 +8,17 @@ import datetime
 import os
 
 import pytest
-from autograder_helpers import ASSIGNMENT, FIXTURES, Class, copy_course, lms_zip, report
+from autograder_helpers import (
+    ASSIGNMENT,
+    FIXTURES,
+    Class,
+    all_output_text,
+    autograded,
+    cell_by_id,
+    copy_course,
+    lms_zip,
+    report,
+)
 
 from autograder import kernels
 from autograder.__main__ import main as cli
@@ -331,3 +341,29 @@ def test_feedback_count_is_per_assignment(sqlite_course, tmp_path):
     feedback(course, [ASSIGNMENT], log=lines.append)
     feedback(course, [ASSIGNMENT], log=lines.append)
     assert lines[0] == lines[1] and "6 HTML file(s)" in lines[0]
+
+
+# ---------------------------------------------------------------- issue 23 problem 9
+LOOPING_LN = "def layer_norm(x, eps=1e-5):\n    while True:\n        pass\n\nlayer_norm(x)  # trying it out"
+
+
+def test_an_infinite_loop_is_stopped_once(fresh_course):
+    """The answer cell that loops is interrupted once, with a message that says so; the tests
+    calling the looping function are not run into the same timeout again.  Then
+    `grade --student ok --force` re-grades only that student."""
+    klass = Class(fresh_course)
+    klass.submit("loop", "layernorm", klass.notebook("layernorm", {"layer_norm": LOOPING_LN}))
+    klass.submit("ok", "layernorm", klass.notebook("layernorm"))
+    grade(fresh_course, [ASSIGNMENT], jobs=2, limits=Limits(timeout=3), **QUIET)
+    entry = report(fresh_course, "loop")["layernorm"]
+    assert entry["score"] == 0.0 and "stopped after 3 s: an infinite loop?" in entry["reason"]
+    assert sum("stopped after" in note for note in entry["notes"]) == 1, entry["notes"]  # one timeout, not three
+    nb = autograded(fresh_course, "loop", "layernorm")
+    for test in ("layer_norm_shape", "layer_norm_values"):
+        assert "layer_norm did not finish within 3 s" in all_output_text(cell_by_id(nb, test))
+    answer = all_output_text(cell_by_id(nb, "layer_norm"))
+    assert "an infinite loop?" in answer and "\x1b" not in answer
+    lines = []
+    summary = grade(fresh_course, [ASSIGNMENT], students=["ok"], force=True, limits=Limits(timeout=3), log=lines.append)
+    assert "3 to grade" in lines[0] and summary["graded"] == 1  # ok's layernorm; her 2 missing notebooks
+    assert report(fresh_course, "loop")["layernorm"] == entry  # untouched

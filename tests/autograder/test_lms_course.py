@@ -7,11 +7,12 @@ import json
 import os
 
 import pytest
-from autograder_helpers import ASSIGNMENT, LMS_FIXTURES, Class, lms_zip, record_scores
+from autograder_helpers import ASSIGNMENT, FIXTURES, LMS_FIXTURES, Class, lms_zip, record_scores
 
+from autograder.__main__ import main as cli
 from autograder.collect import collect, unmatched_reason
 from autograder.export import export
-from autograder.grade import find_jobs
+from autograder.grade import find_jobs, grade
 from autograder.roster import import_roster
 
 QUIET = {"log": lambda *_: None}
@@ -214,3 +215,43 @@ def test_moodle_roster_names_the_download_and_keys_the_export(fresh_course, klas
         rows = list(csv.reader(f))
     assert rows[0] == ["ID number", ASSIGNMENT]
     assert dict(rows[1:]) == {"S-1001": "9", "S-1002": "", "S-1003": "", "S-1004": ""}
+
+
+# ---------------------------------------------------------------- lateness as commands
+def test_due_extend_and_status_commands(fresh_course, capsys):
+    from nbgrader.api import Gradebook
+
+    base = ["--course", fresh_course.root, "--exercises", FIXTURES]
+    record_scores(fresh_course, {"20001": 1.0, "20002": 1.0})
+    with Gradebook(fresh_course.db_url, "normlab") as gb:
+        gb.find_submission(ASSIGNMENT, "20002").timestamp = AFTER.replace(tzinfo=None)
+        gb.db.commit()
+    keys_before = late_keys(fresh_course)
+    assert cli(base + ["due", ASSIGNMENT, DUE.isoformat()]) == 0
+    assert cli(base + ["extend", "20001", ASSIGNMENT, "48"]) == 0
+    assert fresh_course.extensions() == {ASSIGNMENT: {"20001": 48.0}}
+    keys_after = late_keys(fresh_course)
+    assert keys_after["20001"] != keys_before["20001"]  # `grade` re-scores her late penalty
+    capsys.readouterr()
+    assert cli(base + ["status"]) == 0
+    out = capsys.readouterr().out
+    assert "ps1: due 2026-12-01 23:59:00" in out
+    assert "extension  20001: +48 h" in out and "late       20002: late by 3.0 h" in out
+    with pytest.raises(SystemExit, match="no such assignment: nope"):
+        cli(base + ["due", "nope", DUE.isoformat()])
+
+
+def late_keys(course):
+    from nbgrader.api import Gradebook
+
+    from autograder.grade import late_policy_keys
+
+    with Gradebook(course.db_url, "normlab") as gb:
+        key = late_policy_keys(gb, course, ASSIGNMENT)
+        return {s: key(s) for s in ("20001", "20002")}
+
+
+def test_grade_one_student_unknown_is_a_message(fresh_course, klass):
+    klass.submit("alice", "layernorm", klass.notebook("layernorm"))
+    with pytest.raises(SystemExit, match="no submission of zed for ps1"):
+        grade(fresh_course, [ASSIGNMENT], students=["zed"], **QUIET)
