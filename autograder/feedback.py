@@ -36,6 +36,7 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 from traitlets import Unicode
 
+from .kernels import strip_ansi
 from .notebooks import has_hidden_tests, split_hidden_tests, strip_hidden_tests
 
 REMOVED = "[hidden test text removed]"
@@ -46,13 +47,7 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/=_-]{16,}")
 _HEX = re.compile(r"\b[0-9a-fA-F]{16,}\b")
 
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b")  # colours, cursor moves, a cut-off ESC
 EXPLANATION_ARGS = ("why", "mistakes")  # normlab checks' arguments that hold text for students
-
-
-def strip_ansi(text):
-    """`text` without terminal escape codes (nbconvert would show a cut one as '39m')."""
-    return ANSI.sub("", text)
 
 
 def _fragments(hidden_lines, given="", explanations=()):
@@ -190,6 +185,47 @@ class StripHiddenTests(NbGraderPreprocessor):
                     output["data"][mime] = _scrub(value, hidden)
 
 
+class MarkPendingHandGrades(NbGraderPreprocessor):
+    """After nbgrader's GetGrades: an answer that waits for a hand grade says so (its 0 is
+    not a grade yet), and so does the top of the page, with the points still to come."""
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook
+
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"], "normlab") as gb:
+            notebook = gb.find_submission_notebook(info["notebook"], info["assignment"], info["student"])
+            pending = {g.name: g.max_score for g in notebook.grades if g.needs_manual_grade}
+        if not pending:
+            return nb, resources
+        cells = []
+        for cell in nb.cells:
+            cells.append(cell)
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if gid in pending:
+                cells.append(_note(f"**Pending hand grading** ({pending[gid]:g} points): not in the score yet."))
+        total = sum(pending.values())
+        top = f"**Not final**: {total:g} points wait for hand grading ({len(pending)} answers marked below)."
+        nb.cells = [_note(top)] + cells
+        return nb, resources
+
+
+def _note(text):
+    return nbformat.v4.new_markdown_cell(text, metadata={"autograder": "note"})
+
+
+WRAP_CSS = "<style>pre, .output_text pre { white-space: pre-wrap; overflow-wrap: anywhere; }</style>"
+
+
+def wrap_long_lines(page):
+    """Long messages wrap instead of scrolling sideways (nbconvert's CSS keeps `pre` lines)."""
+    with open(page, encoding="utf-8") as f:
+        text = f.read()
+    if WRAP_CSS not in text and "</head>" in text:
+        with open(page, "w", encoding="utf-8") as f:
+            f.write(text.replace("</head>", WRAP_CSS + "\n</head>", 1))
+
+
 def _stdout(text):
     return nbformat.v4.new_output("stream", name="stdout", text=text)
 
@@ -200,7 +236,12 @@ def feedback(course, assignments, log=print):
     from nbgrader.coursedir import CourseDirectory
 
     config = course.nbgrader_config()
-    config.GenerateFeedback.preprocessors = [StripHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
+    config.GenerateFeedback.preprocessors = [
+        StripHiddenTests,
+        GetGrades,
+        MarkPendingHandGrades,
+        CSSHTMLHeaderPreprocessor,
+    ]
     config.StripHiddenTests.release_dir = course.path("release")
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     for assignment in assignments:
@@ -210,9 +251,16 @@ def feedback(course, assignments, log=print):
         _pages_for_ungradable(course, assignment)
         folder = course.path("feedback")
         pages = [os.path.join(folder, student, assignment) for student in os.listdir(folder)]
-        count = sum(
-            f.endswith(".html") for page_dir in pages if os.path.isdir(page_dir) for f in os.listdir(page_dir)
-        )  # this assignment's pages only
+        html_pages = [
+            os.path.join(page_dir, f)
+            for page_dir in pages
+            if os.path.isdir(page_dir)
+            for f in os.listdir(page_dir)
+            if f.endswith(".html")
+        ]  # this assignment's pages only
+        for page in html_pages:
+            wrap_long_lines(page)
+        count = len(html_pages)
         log(f"feedback for {assignment}: {count} HTML file(s) under {folder}/<student>/{assignment}/")
 
 

@@ -3,9 +3,12 @@ check messages, explanations written for students, what partial credit missed, t
 question's name) and still removes hidden-test text.  Pure: no kernel, no nbgrader run."""
 
 import nbformat
+from autograder_helpers import ASSIGNMENT, record_scores
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from autograder.feedback import REMOVED, StripHiddenTests, strip_ansi
+from autograder.feedback import REMOVED, MarkPendingHandGrades, StripHiddenTests, strip_ansi, wrap_long_lines
+from autograder.grade import is_self_check
+from autograder.kernels import OutputCap, cell_frames
 
 VISIBLE = "your sub-layer computes x + LN(F(x)): pre_norm_sublayer must return x + F(LN(x))"
 WHY_D = "(batch, heads, seq, d_head) is the shape after split_heads, not of the weights."
@@ -99,3 +102,58 @@ def test_tracebacks_lose_their_escape_codes(tmp_path):
     nb = new_notebook(cells=[new_code_cell("f()", outputs=[error("KeyboardInterrupt", "", [cut])])])
     [line] = strip(nb, tmp_path).cells[0].outputs[0]["traceback"]
     assert "\x1b" not in line and "----> 3 while l <" in line
+
+
+# ---------------------------------------------------------------- problem 9
+FRAME = "\x1b[0;32mCell In[3], line 4\x1b[0m, in \x1b[0;36mpre_norm_sublayer\x1b[0;34m(x, f, norm)\x1b[0m\n"
+LINES = "".join(f"\x1b[1;32m{n:>5}\x1b[0m     l \x1b[38;5;241m=\x1b[39m \x1b[38;5;241m{n}\x1b[39m\n" for n in range(40))
+TORCH = "File /venv/torch/nn/modules/module.py:1736, in Module._call_impl(self, *args)\n" + "  x\n" * 80
+
+
+def test_a_cut_traceback_keeps_where_it_was_and_no_half_escape_codes():
+    cap = OutputCap(limit=100)
+    traceback = [
+        "Cell In[3], line 12\n   pre_norm_sublayer(x)\n",
+        FRAME + LINES,
+        TORCH,
+        TORCH,
+        TORCH,
+        "KeyboardInterrupt: ",
+    ]
+    cap.add({"output_type": "error", "ename": "KeyboardInterrupt", "evalue": "", "traceback": traceback})
+    [kept] = cap.outputs
+    assert not any("\x1b" in line or "39m" in line or "241m" in line for line in kept["traceback"])
+    assert kept["traceback"][0].startswith("Cell In[3], line 4, in pre_norm_sublayer(x, f, norm)\n...\n")
+    assert cap.frames == {"pre_norm_sublayer"}  # read before the cut
+
+
+def test_a_looping_function_is_known_and_self_check_is_not_run():
+    assert cell_frames([strip_ansi(FRAME), "Cell In[5], line 2, in Block.forward(self, x)"]) == {
+        "pre_norm_sublayer",
+        "Block",
+    }
+    assert is_self_check(new_code_cell("checks.self_check();")) and not is_self_check(
+        new_code_cell("self_check(); x = 1")
+    )
+
+
+# ---------------------------------------------------------------- problem 10
+def test_pending_hand_grades_are_shown_as_pending(fresh_course, tmp_path):
+    record_scores(fresh_course, {"20001": 0.0}, pending={"20001"})
+    nb = nbformat.read(fresh_course.release_notebook(ASSIGNMENT, "layernorm"), as_version=4)
+    resources = {
+        "nbgrader": {
+            "notebook": "layernorm",
+            "assignment": ASSIGNMENT,
+            "student": "20001",
+            "db_url": fresh_course.db_url,
+        }
+    }
+    cells = MarkPendingHandGrades().preprocess(nb, resources)[0].cells
+    assert cells[0].source.startswith("**Not final**: 3 points wait for hand grading")
+    pending = [i for i, c in enumerate(cells) if c.source.startswith("**Pending hand grading**")]
+    assert [cells[i - 1].metadata["nbgrader"]["grade_id"] for i in pending] == ["layer_norm_shape", "layer_norm_values"]
+    page = tmp_path / "page.html"
+    page.write_text("<html><head><title>x</title></head><body><pre>" + "x" * 500 + "</pre></body></html>")
+    wrap_long_lines(str(page))
+    assert "white-space: pre-wrap" in page.read_text()
