@@ -25,6 +25,7 @@ Every format checks: a score above its maximum is reported and FLAGGED in the st
 
 import csv
 import json
+import math
 import os
 
 from nbgrader.api import Gradebook
@@ -354,6 +355,13 @@ def _write_csv(path, columns, rows):
         writer.writerows(rows)
 
 
+def whole_point_bins(top, most=40):
+    """Bin edges centred on whole points (-0.5, 0.5, ...): a score of 7 is counted at 7,
+    never split between bins; wider whole-point bins above `most` points."""
+    width = max(1, math.ceil((math.ceil(top) + 1) / most))
+    return [edge - 0.5 for edge in range(0, math.ceil(top) + width + 1, width)]
+
+
 def _histogram(scores, maximum, assignment, path):
     import matplotlib
 
@@ -363,9 +371,8 @@ def _histogram(scores, maximum, assignment, path):
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     top = max(maximum, max(scores, default=0), 1)
-    bins = max(1, min(20, int(top) + 1))
-    ax.hist(scores, bins=bins, range=(0, top), color="#4477aa", edgecolor="white")
-    ax.set_xlim(0, top)
+    ax.hist(scores, bins=whole_point_bins(top), color="#4477aa", edgecolor="white")
+    ax.set_xlim(-0.5, math.ceil(top) + 0.5)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(f"total score (out of {maximum:g})")
     ax.set_ylabel("students")

@@ -598,8 +598,19 @@ def _rescore_late_penalty(gb, course, state, job):
     entry["score"], entry["max_score"] = notebook_score(gb, job)
     entry["late_penalty"] = _penalty(gb, job)
     entry["late"] = job.late
+    entry.update(_per_question(gb, job))
     _write_report(course, job, entry)
     return f"{before:g} -> {entry['late_penalty']:g}" if entry["late_penalty"] != before else ""
+
+
+def _per_question(gb, job):
+    """For the per-student report: each question's score (None while it waits for a hand
+    grade) and the notebook's score after its late penalty."""
+    row = gb.find_submission_notebook(job.notebook, job.assignment, job.student)
+    return {
+        "questions": {g.name: g.score if not g.needs_manual_grade else None for g in row.grades},
+        "score_after_late_penalty": row.score - (row.late_submission_penalty or 0.0),
+    }
 
 
 def _penalty(gb, job):
@@ -621,6 +632,7 @@ def _finish(gb, course, state, result, results, progress):
         "seconds": round(result.seconds, 3),
         "late_penalty": _penalty(gb, result.job),
         "late": result.job.late,
+        **_per_question(gb, result.job),
     }
     state[result.job.key] = entry
     results.append((result.job, entry))

@@ -297,6 +297,8 @@ def test_a_moved_due_date_rescores_the_late_penalty(fresh_course):
     assert {nb: after[("alice", nb)] for nb in notebooks} == {nb: (3.0, 3.0) for nb in notebooks}  # 'zero' policy
     assert {nb: after[("bob", nb)] for nb in notebooks} == {nb: (3.0, 0.0) for nb in notebooks}  # unchanged
     assert report(course, "alice")["layernorm"]["late_penalty"] == 3.0
+    assert report(course, "alice")["layernorm"]["score_after_late_penalty"] == 0.0
+    assert report(course, "alice")["layernorm"]["questions"] == {"layer_norm_shape": 1.0, "layer_norm_values": 2.0}
     from autograder.export import export
 
     export(course, [ASSIGNMENT], fmt="moodle", **QUIET)
