@@ -255,6 +255,10 @@ def test_late_resubmission_under_a_due_date(fresh_course, tmp_path):
     export(fresh_course, [ASSIGNMENT], fmt="moodle", **QUIET)
     final = {r[0]: float(r[1]) for r in read_csv(os.path.join(fresh_course.state_dir, "export", "moodle.csv"))[1:]}
     assert final == {"4411": 1.0, "4412": 0.0, "4413": 3.0}
+    export(fresh_course, [ASSIGNMENT], **QUIET)
+    rows = {r["student"]: r for r in csv.DictReader(open(os.path.join(fresh_course.state_dir, "export", "grades.csv")))}
+    assert "late by 3.0 h" in rows["4412"]["status"] and rows["4412"]["name"] == "erin"  # a LATE one is not "ok"
+    assert "late" not in rows["4411"]["status"]  # her LATE resubmission did not count
     report = collect(fresh_course, str(downloads), take_late=True, **QUIET)
     assert next(c for c in report["collected"] if c["student"] == "4411")["file"].startswith("dana_LATE")
 
