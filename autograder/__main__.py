@@ -3,7 +3,7 @@
     release   [ASSIGNMENT ...]         exercises/<a>/ -> course/source, course/release (nbgrader)
     collect   PATH [--assignment A]    LMS downloads folder, a .zip, or an nbgrader submitted/ tree
     grade     [ASSIGNMENT ...] [--student ID ...] [--jobs N] [--force] [--timeout S] [--memory-mb M]
-    feedback  [ASSIGNMENT ...]         HTML per student and notebook, hidden tests stripped
+    feedback  [ASSIGNMENT ...] [--lms canvas|moodle]   HTML per student and notebook, hidden tests stripped
     export    [ASSIGNMENT ...] [--format csv|canvas|moodle|long] [--missing blank|zero] [--allow-pending]
                                        grades for an LMS, difficulty table, histograms
     roster    import FILE | show       the class list (Canvas gradebook export, Moodle participants, CSV)
@@ -122,6 +122,11 @@ def main(argv=None):
 
     p = commands.add_parser("feedback", help="write feedback HTML (hidden tests stripped)")
     p.add_argument("assignments", nargs="*")
+    p.add_argument(
+        "--lms",
+        choices=("canvas", "moodle"),
+        help="also a zip per assignment named for that LMS's bulk feedback upload",
+    )
 
     p = commands.add_parser("export", help="grades CSV, difficulty table, histogram")
     p.add_argument("assignments", nargs="*")
@@ -242,7 +247,7 @@ def _run(args, course):
     elif args.command == "feedback":
         from .feedback import feedback
 
-        feedback(course, course.check_assignments(args.assignments) or course.released())
+        feedback(course, course.check_assignments(args.assignments) or course.released(), lms=args.lms)
     elif args.command == "export":
         from .export import export
 

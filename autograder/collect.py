@@ -27,12 +27,8 @@ import shutil
 import tempfile
 import zipfile
 
-from .roster import ids_by_name, load_roster
+from .roster import ID_RULE, STUDENT_ID, ids_by_name, load_roster
 
-# A student id is a folder name: letters of any script, digits, and . @ ' - _ (names such as
-# "lópezanamaría" or "o'neilsean"); never a path separator, never starting with a dot.
-STUDENT_ID = re.compile(r"^\w[\w.@'’-]*$")
-ID_RULE = "letters, digits and . @ ' - _ (no spaces, no '/')"
 NO_TIME = datetime.datetime(1980, 1, 1, tzinfo=datetime.UTC)  # a zip entry's smallest time: "not recorded"
 
 
@@ -81,6 +77,7 @@ def parse_canvas_name(stem):
     file = re.sub(r"\s*\(\d+\)$", "", file)  # "layernorm (1)" -> "layernorm"
     return {
         "student": match["user"],
+        "prefix": stem[: match.start("file")],  # what Canvas's re-upload of feedback matches on
         "name": _normal(match["name"]),
         "file": file,
         "late": bool(match["late"]),
@@ -95,7 +92,13 @@ def parse_moodle_name(stem):
     match = MOODLE_NAME.match(stem)
     if not match or not match["file"]:
         return None
-    return {"student": match["user"], "name": match["name"].strip(), "file": match["file"].strip(), "lms": "moodle"}
+    return {
+        "student": match["user"],
+        "prefix": stem[: match.start("file")],  # what Moodle's feedback-zip upload matches on
+        "name": match["name"].strip(),
+        "file": match["file"].strip(),
+        "lms": "moodle",
+    }
 
 
 def parse_lms_name(stem):
@@ -114,7 +117,12 @@ def match_lms_name(filename, table, assignment=None):
         normal = {_file_key(k): v for k, v in table.items()}
         target = normal.get(_file_key(lms["file"]))
         if target and (not assignment or target[0] == assignment):
-            extra = {"name": lms["name"], "lms": lms["lms"], "submission": lms.get("submission", 0)}
+            extra = {
+                "name": lms["name"],
+                "lms": lms["lms"],
+                "prefix": lms["prefix"],
+                "submission": lms.get("submission", 0),
+            }
             if lms["lms"] == "canvas":
                 extra["canvas_late"] = lms["late"]
             return (lms["student"], *target, extra)
@@ -337,6 +345,23 @@ def _roster_student(roster, target):
     )
 
 
+def lms_names_path(course, student, assignment):
+    """submitted/<student>/<assignment>/lms_names.json: per notebook, the LMS and the name
+    prefix of its download (`feedback --lms` names each page so the LMS finds its student)."""
+    return os.path.join(os.path.dirname(course.submitted_notebook(student, assignment, "x")), "lms_names.json")
+
+
+def _write_lms_name(course, student, assignment, notebook, lms):
+    path = lms_names_path(course, student, assignment)
+    names = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            names = json.load(f)
+    names[notebook] = lms
+    with open(path, "w") as f:
+        json.dump(names, f, indent=1, sort_keys=True, ensure_ascii=False)
+
+
 def _collect_tree(course, root, assignment, take_late=False):
     table = _name_table(course)
     roster = load_roster(course)
@@ -374,6 +399,7 @@ def _collect_tree(course, root, assignment, take_late=False):
                 "time": when,
                 "time_note": time_note,
                 "id_note": extra.get("id_note", ""),
+                "lms": {"lms": extra["lms"], "prefix": extra["prefix"]} if extra.get("lms") else None,
                 "late_flag": extra.get("canvas_late", False),
                 "submission": extra.get("submission", 0),
             }
@@ -386,6 +412,8 @@ def _collect_tree(course, root, assignment, take_late=False):
         if chosen is not None:
             shutil.copy2(chosen["file"], dest)
             _write_timestamp(course, student, assignment_id, notebook, chosen["time"])
+            if chosen["lms"]:
+                _write_lms_name(course, student, assignment_id, notebook, chosen["lms"])
             note = "; ".join(n for n in (note, chosen["time_note"], chosen["id_note"]) if n)
             report["collected"].append(
                 {

@@ -22,6 +22,10 @@ import os
 import re
 import unicodedata
 
+# A student id is a folder name: letters of any script, digits, and . @ ' - _ (names such as
+# "lópezanamaría" or "o'neilsean", emails); never a path separator, never starting with a dot.
+STUDENT_ID = re.compile(r"^\w[\w.@'’-]*$")
+ID_RULE = "letters, digits and . @ ' - _ (no spaces, no '/')"
 ROSTER_FILE = "roster.json"
 CANVAS_TITLE = re.compile(r"^(?P<title>.*\S)\s*\((?P<id>\d+)\)$")  # "ordering (4312)"
 CANVAS_FIXED = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -104,16 +108,26 @@ def read_roster(path: str) -> dict:
         raise SystemExit(f"{path} is empty; expected a Canvas gradebook export, a Moodle export or a CSV with 'id'")
     header, body = [h.strip() for h in rows[0]], rows[1:]
     if all(name in header for name in CANVAS_FIXED):
-        return _canvas(header, body)
+        return _checked(path, _canvas(header, body))
     if "First name" in header and "Last name" in header:
-        return _moodle(header, body)
+        return _checked(path, _moodle(header, body))
     if {"id", "student"} & {h.lower() for h in header}:
-        return _plain(header, body)
+        return _checked(path, _plain(header, body))
     raise SystemExit(
         f"{path}: header {header[:6]} is no roster format; expected Canvas's gradebook export "
         f"({', '.join(CANVAS_FIXED)}), Moodle's participants export (First name, Last name, ID number or "
         "Email address), or a CSV with an 'id' column (and 'name')"
     )
+
+
+def _checked(path, roster):
+    """Every id becomes a folder name under course/submitted/: refuse one that cannot."""
+    bad = [sid for sid in roster["students"] if not STUDENT_ID.match(sid)]
+    if bad:
+        raise SystemExit(f"{path}: ids that cannot be student ids ({ID_RULE}): {', '.join(map(repr, bad[:5]))}")
+    if not roster["students"]:
+        raise SystemExit(f"{path}: no students found under its header")
+    return roster
 
 
 def roster_path(course) -> str:

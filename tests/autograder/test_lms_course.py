@@ -5,6 +5,7 @@ import csv
 import datetime
 import json
 import os
+import zipfile
 
 import pytest
 from autograder_helpers import ASSIGNMENT, FIXTURES, LMS_FIXTURES, Class, lms_zip, record_scores
@@ -12,6 +13,7 @@ from autograder_helpers import ASSIGNMENT, FIXTURES, LMS_FIXTURES, Class, lms_zi
 from autograder.__main__ import main as cli
 from autograder.collect import collect, unmatched_reason
 from autograder.export import export
+from autograder.feedback import lms_feedback_zip
 from autograder.grade import find_jobs, grade
 from autograder.roster import import_roster
 
@@ -255,3 +257,37 @@ def test_grade_one_student_unknown_is_a_message(fresh_course, klass):
     klass.submit("alice", "layernorm", klass.notebook("layernorm"))
     with pytest.raises(SystemExit, match="no submission of zed for ps1"):
         grade(fresh_course, [ASSIGNMENT], students=["zed"], **QUIET)
+
+
+def test_feedback_zip_is_named_for_the_lms_upload(fresh_course, klass, tmp_path):
+    zipped = download(
+        tmp_path,
+        [
+            ("nguyenanh_LATE_20001_60001_layernorm-1.ipynb", klass.notebook("layernorm"), BEFORE),
+            ("Jane Smith_881_assignsubmission_file_/rmsnorm.ipynb", klass.notebook("rmsnorm"), BEFORE),
+            ("ada_layernorm.ipynb", klass.notebook("layernorm"), BEFORE),
+        ],
+    )
+    collect(fresh_course, zipped, **QUIET)
+    for student, notebook in (("20001", "layernorm"), ("881", "rmsnorm"), ("ada", "layernorm")):
+        page = fresh_course.path("feedback", student, ASSIGNMENT, f"{notebook}.html")
+        os.makedirs(os.path.dirname(page), exist_ok=True)
+        with open(page, "w") as f:
+            f.write(f"<html>{student}</html>")
+    lines = []
+    with zipfile.ZipFile(lms_feedback_zip(fresh_course, ASSIGNMENT, "canvas", log=lines.append)) as archive:
+        assert archive.namelist() == ["nguyenanh_LATE_20001_60001_layernorm-feedback.html"]
+        assert archive.read(archive.namelist()[0]) == b"<html>20001</html>"
+    assert "ada/layernorm" in lines[-1] and "881/rmsnorm" in lines[-1]  # listed, not guessed
+    with zipfile.ZipFile(lms_feedback_zip(fresh_course, ASSIGNMENT, "moodle", **QUIET)) as archive:
+        assert archive.namelist() == ["Jane Smith_881_assignsubmission_file_rmsnorm-feedback.html"]
+
+
+def test_a_roster_id_that_cannot_be_a_folder_is_refused(fresh_course, tmp_path):
+    bad = tmp_path / "class.csv"
+    bad.write_text("id,name\n../../etc,Mallory\nS-1,Ann\n")
+    with pytest.raises(SystemExit, match="cannot be student ids.*'../../etc'"):
+        import_roster(fresh_course, str(bad), **QUIET)
+    bad.write_text("Name,Mail\nAnn,a@b\n")
+    with pytest.raises(SystemExit, match="no roster format; expected Canvas's gradebook export"):
+        import_roster(fresh_course, str(bad), **QUIET)
