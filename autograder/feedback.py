@@ -29,7 +29,9 @@ import importlib.util
 import json
 import os
 import re
+import subprocess
 import textwrap
+import zipfile
 
 import nbformat
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
@@ -230,7 +232,7 @@ def _stdout(text):
     return nbformat.v4.new_output("stream", name="stdout", text=text)
 
 
-def feedback(course, assignments, log=print):
+def feedback(course, assignments, log=print, lms=None):
     from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: F401  (nbgrader default order)
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
@@ -260,8 +262,66 @@ def feedback(course, assignments, log=print):
         ]  # this assignment's pages only
         for page in html_pages:
             wrap_long_lines(page)
+        _typeset_maths(html_pages, log)
         count = len(html_pages)
         log(f"feedback for {assignment}: {count} HTML file(s) under {folder}/<student>/{assignment}/")
+        if lms:
+            lms_feedback_zip(course, assignment, lms, log=log)
+
+
+def _typeset_maths(pages, log):
+    """Maths as static SVG (autograder.maths), so it reads offline; else say why not."""
+    from . import maths
+
+    why = maths.unavailable()
+    if why:
+        log(f"  note: maths in the pages still needs MathJax from its CDN: {why}")
+        return
+    try:
+        maths.render_pages(pages)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        log(f"  note: maths left for MathJax from its CDN: {exc}")
+
+
+LMS_UPLOADS = {
+    "canvas": "Canvas: the assignment's Re-Upload Submissions (files keep their download names)",
+    "moodle": "Moodle: View all submissions > Upload multiple feedback files in a zip",
+}
+
+
+def lms_feedback_zip(course, assignment, lms, log=print):
+    """course/feedback/<assignment>-<lms>-feedback.zip: every feedback page of `assignment`
+    named with its submission's download prefix (Canvas "<name>_<user id>_<submission id>_",
+    Moodle "<Full Name>_<participant id>_assignsubmission_file_"), which is what the LMS's
+    bulk feedback upload matches on.  Pages of students not collected from that LMS are
+    listed, not guessed.  Returns the zip's path."""
+    from .collect import lms_names_path
+
+    if lms not in LMS_UPLOADS:
+        raise SystemExit(f"unknown --lms {lms!r}; expected one of {', '.join(LMS_UPLOADS)}")
+    path = course.path("feedback", f"{assignment}-{lms}-feedback.zip")
+    written, skipped = 0, []
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for student in sorted(os.listdir(course.path("feedback"))):
+            folder = course.path("feedback", student, assignment)
+            if not os.path.isdir(folder):
+                continue
+            names = {}
+            if os.path.exists(lms_names_path(course, student, assignment)):
+                with open(lms_names_path(course, student, assignment)) as f:
+                    names = json.load(f)
+            for page in sorted(f for f in os.listdir(folder) if f.endswith(".html")):
+                notebook = page[: -len(".html")]
+                entry = names.get(notebook)
+                if not entry or entry["lms"] != lms:
+                    skipped.append(f"{student}/{notebook}")
+                    continue
+                archive.write(os.path.join(folder, page), f"{entry['prefix']}{notebook}-feedback.html")
+                written += 1
+    log(f"{path}: {written} feedback page(s) for {LMS_UPLOADS[lms]}")
+    if skipped:
+        log(f"  not in the zip (not collected from a {lms} download): {', '.join(skipped)}")
+    return path
 
 
 def _pages_for_ungradable(course, assignment):

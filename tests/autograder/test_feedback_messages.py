@@ -3,6 +3,7 @@ check messages, explanations written for students, what partial credit missed, t
 question's name) and still removes hidden-test text.  Pure: no kernel, no nbgrader run."""
 
 import nbformat
+import pytest
 from autograder_helpers import ASSIGNMENT, record_scores
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
@@ -157,3 +158,23 @@ def test_pending_hand_grades_are_shown_as_pending(fresh_course, tmp_path):
     page.write_text("<html><head><title>x</title></head><body><pre>" + "x" * 500 + "</pre></body></html>")
     wrap_long_lines(str(page))
     assert "white-space: pre-wrap" in page.read_text()
+
+
+def test_maths_is_typeset_offline_and_code_is_left_alone(tmp_path):
+    from autograder import maths
+
+    why = maths.unavailable()
+    if why:
+        pytest.fail(f"maths in feedback needs node and the vendored MathJax (`make assets`): {why}")
+    page = tmp_path / "page.html"
+    page.write_text(
+        '<html><head><!-- Load mathjax -->\n<script src="https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/'
+        'latest.js?config=TeX-AMS_CHTML-full,Safe"> </script></head><body><p>It computes $x + \\mathrm{LN}(F(x))$'
+        " at $$O(n^2 d)$$ cost, $a &lt; b$.</p><pre>echo $HOME $PATH</pre><p>$5 or $6; "
+        "$\\href{javascript:alert(1)}{x}$</p></body></html>"
+    )
+    assert maths.render_pages([str(page)]) == 3
+    text = page.read_text()
+    assert "cdnjs" not in text and "<script" not in text and text.count("<svg") == 3  # no network, no script
+    assert "<pre>echo $HOME $PATH</pre>" in text and "$5 or $6" in text  # code and prices untouched
+    assert "$\\href{javascript:alert(1)}{x}$" in text  # a link in TeX is not made into one
