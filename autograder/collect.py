@@ -367,8 +367,7 @@ def _collect_tree(course, root, assignment, take_late=False):
     roster = load_roster(course)
     released = set(course.released())
     report = {"collected": [], "unmatched": [], "students": [], "kept_earlier": []}
-    candidates = {}
-    names = {}
+    candidates, names, dues = {}, {}, {}
     for file in _walk(root):
         rel = os.path.relpath(file, root)
         parts = rel.split(os.sep)
@@ -391,7 +390,9 @@ def _collect_tree(course, root, assignment, take_late=False):
         student, assignment_id, notebook, extra = target
         if extra.get("name"):
             names[student] = {"name": extra["name"], "lms": extra["lms"]}
-        when, time_note = submission_time(file, extra, _due_date(course, assignment_id))
+        if assignment_id not in dues:  # one gradebook read per assignment, not per file
+            dues[assignment_id] = _due_date(course, assignment_id)
+        when, time_note = submission_time(file, extra, dues[assignment_id])
         candidates.setdefault((student, assignment_id, notebook), []).append(
             {
                 "file": file,

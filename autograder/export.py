@@ -9,10 +9,6 @@
                   (a Canvas gradebook export) gave the id, a "Points Possible" row first
   moodle.csv (--format moodle)  Moodle's grade import: one row per student keyed by the
                   roster's identifier ("ID number" or "Email address"), one column per assignment
-Students come from the roster (`roster import`) and from submitted/; one who did not submit
-an assignment is "not submitted": blank (default) or 0 with --missing zero, never "failed".
-canvas and moodle refuse while hand grading is pending (--allow-pending writes the
-autograded part anyway, with a warning); csv and long warn.
   long.csv (--format long)    one row per (assignment, student, notebook, question)
   questions.csv   one row per autograded question: mean score, share with full marks (the
                   difficulty table: low share = hard question), over the students who
@@ -21,6 +17,10 @@ autograded part anyway, with a warning); csv and long warn.
                   to the maximum, integer counts
 
 Every format checks: a score above its maximum is reported and FLAGGED in the status.
+Students come from the roster (`roster import`) and from submitted/; one who did not submit
+an assignment is "not submitted": blank (default) or 0 with --missing zero, never "failed".
+canvas and moodle refuse while hand grading is pending (--allow-pending writes the
+autograded part anyway, with a warning); csv and long warn.
 """
 
 import csv
@@ -125,6 +125,19 @@ def _pending_check(pending, fmt, allow_pending, log):
     log(f"WARNING: {text}; their scores are the autograded part only")
 
 
+def _not_submitted_row(assignment, student, names, maximum, missing):
+    """A grades.csv row for a student without a submission: "not submitted", blank or 0."""
+    return {
+        "assignment": assignment,
+        "student": student,
+        "name": names.get(student, ""),
+        "score": "" if missing == "blank" else "0",
+        "max_score": _fmt(maximum),
+        "manual_pending": "false",
+        "status": "not submitted",
+    }
+
+
 def export(course, assignments, out=None, fmt="csv", log=print, missing="blank", allow_pending=False):
     if fmt not in FORMATS:
         raise SystemExit(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -146,18 +159,7 @@ def export(course, assignments, out=None, fmt="csv", log=print, missing="blank",
             maxima[assignment] = gb.find_assignment(assignment).max_score
             submissions = sorted(gb.find_assignment(assignment).submissions, key=lambda s: s.student_id)
             for student in sorted(everyone - {s.student_id for s in submissions}):
-                blank = "" if missing == "blank" else "0"
-                grade_rows.append(
-                    {
-                        "assignment": assignment,
-                        "student": student,
-                        "name": names.get(student, ""),
-                        "score": blank,
-                        "max_score": _fmt(maxima[assignment]),
-                        "manual_pending": "false",
-                        "status": "not submitted",
-                    }
-                )
+                grade_rows.append(_not_submitted_row(assignment, student, names, maxima[assignment], missing))
                 per_student.setdefault(student, {})[assignment] = None if missing == "blank" else 0.0
             for submission in submissions:
                 student = submission.student_id
