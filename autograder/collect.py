@@ -265,14 +265,18 @@ def unmatched_reason(filename, table):
     stem = filename[: -len(".ipynb")]
     lms = parse_lms_name(stem)
     part = lms["file"] if lms else stem.rsplit("_", 1)[-1]
-    normal = {_file_key(k) for k in table}
     plain = COPY_SUFFIX.sub("", part)
-    if plain != part and _file_key(plain) in normal:
-        fixed = filename[: -len(".ipynb") - len(part)] + plain + ".ipynb"
+    key = next((k for k in sorted(table, key=len) if _file_key(k) == _file_key(plain)), None)
+    if key is not None and key != part:  # the name, once its copy suffix or spelling is fixed
+        fixed = filename[: -len(".ipynb") - len(part)] + key + ".ipynb"
+        why = (
+            f"has a copy suffix ({part[len(plain) :].strip()!r}, added by Jupyter's 'Make a copy' or a second download)"
+            if plain != part
+            else f"is spelled differently from the notebook {key!r}"
+        )
         return (
-            f"the notebook part {part!r} has a copy suffix ({part[len(plain) :].strip()!r}, added by Jupyter's "
-            f"'Make a copy' or a second download); rename the file to {fixed!r} in course/unmatched/ and "
-            "collect that folder again"
+            f"the notebook part {part!r} {why}; rename the file to {fixed!r} in course/unmatched/ and collect "
+            "that folder again"
         )
     if not lms:
         for key in sorted(table, key=len, reverse=True):

@@ -499,7 +499,8 @@ def test_wrong_file_name_is_reported_not_dropped(fresh_course, tmp_path):
     rep = collect(fresh_course, str(downloads), log=lambda *_: None)
     assert [c["student"] for c in rep["collected"]] == ["bob"]
     [unmatched] = rep["unmatched"]
-    assert unmatched["file"] == "bob_rms-norm (1).ipynb" and "matches no released notebook" in unmatched["reason"]
+    assert unmatched["file"] == "bob_rms-norm (1).ipynb"
+    assert "rename the file to 'bob_rmsnorm.ipynb'" in unmatched["reason"]  # the fix, with the real name
     assert os.path.exists(unmatched["kept_as"])
 
 

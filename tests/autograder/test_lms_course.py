@@ -138,6 +138,7 @@ def test_real_names_are_ids_and_messages_name_the_part_that_did_not_match(fresh_
             ("ann marie_layernorm.ipynb", klass.notebook("layernorm"), BEFORE),
             ("ben_layernorm (1).ipynb", klass.notebook("layernorm"), BEFORE),
             ("cy_layernrom.ipynb", klass.notebook("layernorm"), BEFORE),
+            ("dee_layer-norm.ipynb", klass.notebook("layernorm"), BEFORE),
         ],
     )
     report = collect(fresh_course, zipped, **QUIET)
@@ -148,6 +149,7 @@ def test_real_names_are_ids_and_messages_name_the_part_that_did_not_match(fresh_
     assert "notebook part 'layernrom'" in reasons["cy_layernrom.ipynb"]
     assert "layernorm (assignment ps1)" in reasons["cy_layernrom.ipynb"]
     assert "ps1_layernorm" not in reasons["cy_layernrom.ipynb"]  # no key doubled with its assignment
+    assert "rename the file to 'dee_layernorm.ipynb'" in reasons["dee_layer-norm.ipynb"]
 
 
 def test_unmatched_reason_for_a_canvas_copy():
