@@ -2,13 +2,20 @@
 
     release   [ASSIGNMENT ...]         exercises/<a>/ -> course/source, course/release (nbgrader)
     collect   PATH [--assignment A]    LMS downloads folder, a .zip, or an nbgrader submitted/ tree
-    grade     [ASSIGNMENT ...] [--jobs N] [--force] [--timeout S] [--memory-mb M] [--disk-mb D] [--disk-files F]
-    feedback  [ASSIGNMENT ...]         HTML per student and notebook, hidden tests stripped
-    export    [ASSIGNMENT ...] [--format csv|canvas|moodle|long]   grades for an LMS, difficulty table, histograms
+    grade     [ASSIGNMENT ...] [--student ID ...] [--jobs N] [--force] [--timeout S] [--memory-mb M]
+              [--disk-mb D] [--disk-files F]
+    feedback  [ASSIGNMENT ...] [--lms canvas|moodle]   HTML per student and notebook, hidden tests stripped
+    export    [ASSIGNMENT ...] [--format csv|canvas|moodle|long] [--missing blank|zero] [--allow-pending]
+                                       grades for an LMS, difficulty table, histograms
+    roster    import FILE | show       the class list (Canvas gradebook export, Moodle participants, CSV)
+    due       ASSIGNMENT DATE          set (or move) a due date; late penalties follow at the next `grade`
+    extend    STUDENT ASSIGNMENT HOURS an extension for one student (0 removes it)
+    status                             due dates, extensions and late submissions
     migrate   --to URL                 copy the gradebook (e.g. sqlite -> PostgreSQL), then use --db-url URL
     worker    --broker redis://HOST:6379/0 [--concurrency N]   a Celery worker for `grade --broker`
 
-Common options: --course DIR (default ./course), --exercises DIR (default ./exercises),
+Common options: --course DIR (default: course/ in this checkout, beside exercises/; not the current
+folder), --exercises DIR (default: this checkout's exercises/),
 --db-url URL (default sqlite in the course folder; e.g. postgresql://user@host/db).  A URL
 with a password belongs in the environment variable AUTOGRADER_DB_URL or a file
 (--db-url-file), not on the command line, where every local user can read it.
@@ -40,7 +47,11 @@ def main(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__,
     )
-    parser.add_argument("--course", default=DEFAULT_COURSE, help="course folder (created on first use)")
+    parser.add_argument(
+        "--course",
+        default=DEFAULT_COURSE,
+        help=f"course folder, created on first use (default: {DEFAULT_COURSE}, beside exercises/ in this checkout)",
+    )
     parser.add_argument(
         "--exercises", default=DEFAULT_EXERCISES, help="folder of <assignment>/<notebook>.ipynb sources"
     )
@@ -70,7 +81,10 @@ def main(argv=None):
     p = commands.add_parser("grade", help="autograde new or changed submissions")
     p.add_argument("assignments", nargs="*")
     p.add_argument("--jobs", "-j", type=int, default=2, help="submissions graded at once (default 2)")
-    p.add_argument("--force", action="store_true", help="re-grade everything, changed or not")
+    p.add_argument("--force", action="store_true", help="re-grade everything (or the --student's), changed or not")
+    p.add_argument(
+        "--student", action="append", default=[], metavar="ID", help="grade only this student (repeat for more)"
+    )
     p.add_argument("--timeout", type=float, default=Limits.timeout, help="seconds per cell (default 30)")
     p.add_argument(
         "--memory-mb",
@@ -123,6 +137,11 @@ def main(argv=None):
 
     p = commands.add_parser("feedback", help="write feedback HTML (hidden tests stripped)")
     p.add_argument("assignments", nargs="*")
+    p.add_argument(
+        "--lms",
+        choices=("canvas", "moodle"),
+        help="also a zip per assignment named for that LMS's bulk feedback upload",
+    )
 
     p = commands.add_parser("export", help="grades CSV, difficulty table, histogram")
     p.add_argument("assignments", nargs="*")
@@ -133,6 +152,34 @@ def main(argv=None):
         default="csv",
         help="grades file layout: csv (ours), canvas, moodle, long (one row per student and question)",
     )
+
+    p.add_argument(
+        "--missing",
+        choices=("blank", "zero"),
+        default="blank",
+        help="a student who did not submit an assignment: blank (default; Canvas and Moodle leave the grade as it "
+        "is) or 0",
+    )
+    p.add_argument(
+        "--allow-pending",
+        action="store_true",
+        help="canvas/moodle: export even while hand grading is pending (the autograded part only)",
+    )
+
+    p = commands.add_parser("roster", help="the class list: `roster import FILE` (Canvas, Moodle or plain CSV)")
+    p.add_argument("action", choices=("import", "show"))
+    p.add_argument("file", nargs="?", help="Canvas gradebook export, Moodle participants export, or id,name CSV")
+
+    p = commands.add_parser("due", help="set an assignment's due date (the release stays as it is)")
+    p.add_argument("assignment")
+    p.add_argument("date", help="e.g. 2026-12-01T23:59:00+01:00 (UTC when no zone is given)")
+
+    p = commands.add_parser("extend", help="give one student more time on an assignment")
+    p.add_argument("student")
+    p.add_argument("assignment")
+    p.add_argument("hours", type=float, help="hours after the due date (0 removes the extension)")
+
+    commands.add_parser("status", help="due dates, extensions and late submissions")
 
     p = commands.add_parser("migrate", help="copy the gradebook into another database")
     p.add_argument("--to", required=True, help="target URL, e.g. postgresql://grader@127.0.0.1:5432/course")
@@ -165,6 +212,21 @@ def main(argv=None):
     except SQLAlchemyError as exc:
         first = str(exc).strip().splitlines()[0]
         raise SystemExit(f"cannot use the gradebook {course.db_label}: {first}") from None
+
+
+def _roster(args, course):
+    from .roster import import_roster, load_roster
+
+    if args.action == "import":
+        if not args.file:
+            raise SystemExit("roster import needs a FILE: a Canvas gradebook export, Moodle participants export or CSV")
+        import_roster(course, args.file)
+        return
+    roster = load_roster(course)
+    if roster is None:
+        raise SystemExit("no roster yet: `roster import FILE`")
+    for sid, info in sorted(roster["students"].items()):
+        print(f"{sid}\t{info.get('name', '')}")
 
 
 def _run(args, course):
@@ -200,15 +262,38 @@ def _run(args, course):
             limits=limits,
             sandbox=not args.no_sandbox,
             broker=broker,
+            students=args.student or None,
         )
     elif args.command == "feedback":
         from .feedback import feedback
 
-        feedback(course, course.check_assignments(args.assignments) or course.released())
+        feedback(course, course.check_assignments(args.assignments) or course.released(), lms=args.lms)
     elif args.command == "export":
         from .export import export
 
-        export(course, course.check_assignments(args.assignments) or course.released(), out=args.out, fmt=args.format)
+        export(
+            course,
+            course.check_assignments(args.assignments) or course.released(),
+            out=args.out,
+            fmt=args.format,
+            missing=args.missing,
+            allow_pending=args.allow_pending,
+        )
+    elif args.command == "roster":
+        _roster(args, course)
+    elif args.command == "due":
+        course.check_assignments([args.assignment])
+        course.set_due_date(args.assignment, args.date)
+        print(f"{args.assignment} is due {args.date}; `grade` re-scores the late penalties (nothing runs again)")
+    elif args.command == "extend":
+        course.check_assignments([args.assignment])
+        course.set_extension(args.student, args.assignment, args.hours)
+        print(f"{args.student}: {args.hours:g} h extension on {args.assignment}; `grade` applies it")
+    elif args.command == "status":
+        from .export import lateness_status
+
+        for line in lateness_status(course):
+            print(line)
     elif args.command == "migrate":
         from .migrate import migrate
 

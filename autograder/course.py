@@ -12,6 +12,7 @@ course/
   autograder/             our reports, the content-hash state, exports
 """
 
+import json
 import os
 import shutil
 import sys
@@ -180,16 +181,56 @@ class Course:
         with Gradebook(self.db_url, COURSE_ID) as gb:
             gb.update_or_create_assignment(assignment, duedate=parse_utc(when))
 
+    def due_dates(self):
+        """assignment -> its due date in the gradebook (None when it has none)."""
+        from nbgrader.api import Gradebook, MissingEntry
+
+        dates = {}
+        with Gradebook(self.db_url, COURSE_ID) as gb:
+            for assignment in self.released():
+                try:
+                    dates[assignment] = gb.find_assignment(assignment).duedate
+                except MissingEntry:
+                    dates[assignment] = None
+        return dates
+
+    def _extensions_file(self):
+        return os.path.join(self.state_dir, "extensions.json")
+
+    def extensions(self):
+        """{assignment: {student: hours}}: extensions given with `extend` (they apply when the
+        submission is graded or its late penalty re-scored, as nbgrader's own extension)."""
+        if not os.path.exists(self._extensions_file()):
+            return {}
+        with open(self._extensions_file()) as f:
+            return json.load(f)
+
+    def set_extension(self, student, assignment, hours):
+        """`hours` more for `student` on `assignment` (0 removes the extension)."""
+        extensions = self.extensions()
+        per_student = extensions.setdefault(assignment, {})
+        if hours:
+            per_student[student] = float(hours)
+        else:
+            per_student.pop(student, None)
+        with open(self._extensions_file(), "w") as f:
+            json.dump(extensions, f, indent=1, sort_keys=True)
+
     def autograded_notebook(self, student, assignment, notebook):
         return self.path("autograded", student, assignment, notebook + ".ipynb")
 
-    def students(self):
-        """Everyone who submitted anything: a student missing one assignment still gets a
-        row (and zeros with the reason "missing notebook") for it."""
+    def students(self, assignment=None):
+        """Everyone with a submitted/<student>/ folder; with `assignment`, only those who
+        submitted something for it.  A student who did not submit an assignment is "not
+        submitted" for it (no job, no zero, no feedback page), never "failed"."""
         folder = self.path("submitted")
         if not os.path.isdir(folder):
             return []
-        return sorted(s for s in os.listdir(folder) if os.path.isdir(os.path.join(folder, s)))
+        return sorted(
+            s
+            for s in os.listdir(folder)
+            if os.path.isdir(os.path.join(folder, s, *([assignment] if assignment else [])))
+        )
 
 
 def release(course, assignments=None, log=print):

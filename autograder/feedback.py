@@ -12,26 +12,36 @@ What StripHiddenTests removes from every autograded notebook before it becomes H
     print it later), and any whole output that does so encoded: rot13, reversed,
     base64 or hex (`decodings`).  The kernel's own history never holds hidden tests
     (test cells run with store_history=False, linecache is purged after each).
+What it keeps: text that is also in what students were given (the released notebook, the
+normlab library) is not secret, so a visible check's message naming `pre_norm_sublayer`
+stays; explanations written for students (the values of the `why=` and `mistakes=`
+mappings handed to normlab's checks in a hidden test) are shown with the failure; a test
+cell's printed lines (partial credit: what was missed) are kept; every summary names its
+question.  Escape codes (colours) are removed from tracebacks.
 """
 
+import ast
 import base64
 import binascii
 import codecs
 import html
+import importlib.util
 import json
 import os
 import re
+import subprocess
+import textwrap
+import zipfile
 
+import nbformat
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
+from traitlets import Unicode
 
+from .kernels import strip_ansi
 from .notebooks import has_hidden_tests, split_hidden_tests, strip_hidden_tests
 
 REMOVED = "[hidden test text removed]"
-
-
-def _hidden_lines(source):
-    return [line.strip() for line in split_hidden_tests(source)[1] if len(line.strip()) >= 6]
 
 
 _STRING = re.compile(r"""(?:'([^'\\\n]{8,})'|"([^"\\\n]{8,})")""")
@@ -39,14 +49,60 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/=_-]{16,}")
 _HEX = re.compile(r"\b[0-9a-fA-F]{16,}\b")
 
 
-def _fragments(hidden_lines):
+EXPLANATION_ARGS = ("why", "mistakes")  # normlab checks' arguments that hold text for students
+
+
+def _fragments(hidden_lines, given="", explanations=()):
     """What counts as quoting a hidden test: any of its lines, or any string literal in it
-    (a student function can read its caller's constants: the hidden assert messages)."""
+    (a student function can read its caller's constants: the hidden assert messages);
+    except text that students were `given` anyway and the pieces of `explanations`."""
     fragments = set(hidden_lines)
     for line in hidden_lines:
         for match in _STRING.finditer(line):
             fragments.add(match.group(1) or match.group(2))
-    return sorted(fragments, key=len, reverse=True)
+    return sorted(
+        (f for f in fragments if f not in given and not any(f in e for e in explanations)), key=len, reverse=True
+    )
+
+
+def explanations_for_students(hidden_sources):
+    """The explanations a hidden test holds for students: the string values of the `why=`
+    and `mistakes=` mappings it hands to normlab's checks (expect_choice, expect_order,
+    selection_credit).  Hidden code that does not parse on its own has none."""
+    found = set()
+    for source in hidden_sources:
+        try:
+            tree = ast.parse(textwrap.dedent(source))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            for keyword in node.keywords:
+                if keyword.arg in EXPLANATION_ARGS and isinstance(keyword.value, ast.Dict):
+                    found.update(
+                        v.value
+                        for v in keyword.value.values
+                        if isinstance(v, ast.Constant) and isinstance(v.value, str) and v.value.strip()
+                    )
+    return sorted(found, key=len, reverse=True)
+
+
+def given_text(release_notebook):
+    """What students were given, hence not secret: the released notebook's cells and the
+    normlab library's source (their checks' messages)."""
+    parts = []
+    if release_notebook and os.path.exists(release_notebook):
+        nb = nbformat.read(release_notebook, as_version=4)
+        parts += [cell.source for cell in nb.cells]
+    spec = importlib.util.find_spec("normlab")
+    for folder in spec.submodule_search_locations if spec and spec.submodule_search_locations else []:
+        for root, _, files in os.walk(folder):
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    with open(os.path.join(root, name), encoding="utf-8") as f:
+                        parts.append(f.read())
+    return "\n".join(parts)
 
 
 def decodings(text):
@@ -78,11 +134,22 @@ def _scrub(text, hidden):
 class StripHiddenTests(NbGraderPreprocessor):
     """Remove hidden tests, and anything quoting them, from an autograded notebook."""
 
+    release_dir = Unicode("", help="course/release: the notebooks students were given").tag(config=True)
+
+    def _release_notebook(self, resources):
+        info = resources.get("nbgrader", {})
+        if not self.release_dir or "assignment" not in info:
+            return ""
+        return os.path.join(self.release_dir, info["assignment"], info["notebook"] + ".ipynb")
+
     def preprocess(self, nb, resources):
-        hidden = _fragments([line for cell in nb.cells for line in _hidden_lines(cell.source)])
+        blocks = [split_hidden_tests(cell.source)[1] for cell in nb.cells if has_hidden_tests(cell.source)]
+        explanations = explanations_for_students("\n".join(block) for block in blocks)
+        lines = [line.strip() for block in blocks for line in block if len(line.strip()) >= 6]
+        hidden = _fragments(lines, given_text(self._release_notebook(resources)), explanations)
         for cell in nb.cells:
             if cell.cell_type == "code" and has_hidden_tests(cell.source):
-                cell.outputs = self._summarise(cell.outputs, hidden)
+                cell.outputs = self._summarise(cell, hidden)
             if has_hidden_tests(cell.source):
                 cell.source = strip_hidden_tests(cell.source) + "\n# (hidden tests were run here)"
             for output in cell.get("outputs", []):
@@ -90,14 +157,22 @@ class StripHiddenTests(NbGraderPreprocessor):
         return nb, resources
 
     @staticmethod
-    def _summarise(outputs, hidden):
-        for output in outputs:
+    def _summarise(cell, hidden):
+        """The test cell's outputs as lines that name its question: the failure's message
+        (or "a hidden test failed" when the message is the hidden test's own), else what
+        the cell printed (partial credit: what was missed) and the points it returned."""
+        question = cell.metadata.get("nbgrader", {}).get("grade_id") or "test"
+        for output in cell.outputs:
             if output.output_type == "error":
-                message = f"{output.ename}: {output.evalue}"
+                message = strip_ansi(f"{output.ename}: {output.evalue}")
                 if any(h in message for h in hidden) or any(output.evalue and output.evalue in h for h in hidden):
                     message = "a hidden test failed"
-                return [{"output_type": "stream", "name": "stdout", "text": message + "\n"}]
-        return []
+                return [_stdout(f"{question}: {message}\n")]
+        printed = "".join(strip_ansi(o.text) for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
+        results = [o for o in cell.outputs if o.output_type == "execute_result"]
+        points = results[-1].data.get("text/plain", "") if results else ""
+        summary = f"{question}: " + (f"partial credit, {points} point(s)" if points else "passed")
+        return [_stdout(printed + summary + "\n")] if printed or points else []
 
     @staticmethod
     def _scrub_output(output, hidden):
@@ -105,20 +180,71 @@ class StripHiddenTests(NbGraderPreprocessor):
             output["text"] = _scrub(output["text"], hidden)
         elif output.get("output_type") == "error":
             output["evalue"] = _scrub(output["evalue"], hidden)
-            output["traceback"] = [_scrub(line, hidden) for line in output["traceback"]]
+            output["traceback"] = [_scrub(strip_ansi(line), hidden) for line in output["traceback"]]
         elif "data" in output:
             for mime, value in output["data"].items():
                 if isinstance(value, str) and mime.startswith("text/"):
                     output["data"][mime] = _scrub(value, hidden)
 
 
-def feedback(course, assignments, log=print):
+class MarkPendingHandGrades(NbGraderPreprocessor):
+    """After nbgrader's GetGrades: an answer that waits for a hand grade says so (its 0 is
+    not a grade yet), and so does the top of the page, with the points still to come."""
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook
+
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"], "normlab") as gb:
+            notebook = gb.find_submission_notebook(info["notebook"], info["assignment"], info["student"])
+            pending = {g.name: g.max_score for g in notebook.grades if g.needs_manual_grade}
+        if not pending:
+            return nb, resources
+        cells = []
+        for cell in nb.cells:
+            cells.append(cell)
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if gid in pending:
+                cells.append(_note(f"**Pending hand grading** ({pending[gid]:g} points): not in the score yet."))
+        total = sum(pending.values())
+        top = f"**Not final**: {total:g} points wait for hand grading ({len(pending)} answers marked below)."
+        nb.cells = [_note(top)] + cells
+        return nb, resources
+
+
+def _note(text):
+    return nbformat.v4.new_markdown_cell(text, metadata={"autograder": "note"})
+
+
+WRAP_CSS = "<style>pre, .output_text pre { white-space: pre-wrap; overflow-wrap: anywhere; }</style>"
+
+
+def wrap_long_lines(page):
+    """Long messages wrap instead of scrolling sideways (nbconvert's CSS keeps `pre` lines)."""
+    with open(page, encoding="utf-8") as f:
+        text = f.read()
+    if WRAP_CSS not in text and "</head>" in text:
+        with open(page, "w", encoding="utf-8") as f:
+            f.write(text.replace("</head>", WRAP_CSS + "\n</head>", 1))
+
+
+def _stdout(text):
+    return nbformat.v4.new_output("stream", name="stdout", text=text)
+
+
+def feedback(course, assignments, log=print, lms=None):
     from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: F401  (nbgrader default order)
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
     config = course.nbgrader_config()
-    config.GenerateFeedback.preprocessors = [StripHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
+    config.GenerateFeedback.preprocessors = [
+        StripHiddenTests,
+        GetGrades,
+        MarkPendingHandGrades,
+        CSSHTMLHeaderPreprocessor,
+    ]
+    config.StripHiddenTests.release_dir = course.path("release")
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     for assignment in assignments:
         result = api.generate_feedback(assignment, force=True)
@@ -127,10 +253,75 @@ def feedback(course, assignments, log=print):
         _pages_for_ungradable(course, assignment)
         folder = course.path("feedback")
         pages = [os.path.join(folder, student, assignment) for student in os.listdir(folder)]
-        count = sum(
-            f.endswith(".html") for page_dir in pages if os.path.isdir(page_dir) for f in os.listdir(page_dir)
-        )  # this assignment's pages only
+        html_pages = [
+            os.path.join(page_dir, f)
+            for page_dir in pages
+            if os.path.isdir(page_dir)
+            for f in os.listdir(page_dir)
+            if f.endswith(".html")
+        ]  # this assignment's pages only
+        for page in html_pages:
+            wrap_long_lines(page)
+        _typeset_maths(html_pages, log)
+        count = len(html_pages)
         log(f"feedback for {assignment}: {count} HTML file(s) under {folder}/<student>/{assignment}/")
+        if lms:
+            lms_feedback_zip(course, assignment, lms, log=log)
+
+
+def _typeset_maths(pages, log):
+    """Maths as static SVG (autograder.maths), so it reads offline; else say why not."""
+    from . import maths
+
+    why = maths.unavailable()
+    if why:
+        log(f"  note: maths in the pages still needs MathJax from its CDN: {why}")
+        return
+    try:
+        maths.render_pages(pages)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        log(f"  note: maths left for MathJax from its CDN: {exc}")
+
+
+LMS_UPLOADS = {
+    "canvas": "Canvas: the assignment's Re-Upload Submissions (files keep their download names)",
+    "moodle": "Moodle: View all submissions > Upload multiple feedback files in a zip",
+}
+
+
+def lms_feedback_zip(course, assignment, lms, log=print):
+    """course/feedback/<assignment>-<lms>-feedback.zip: every feedback page of `assignment`
+    named with its submission's download prefix (Canvas "<name>_<user id>_<submission id>_",
+    Moodle "<Full Name>_<participant id>_assignsubmission_file_"), which is what the LMS's
+    bulk feedback upload matches on.  Pages of students not collected from that LMS are
+    listed, not guessed.  Returns the zip's path."""
+    from .collect import lms_names_path
+
+    if lms not in LMS_UPLOADS:
+        raise SystemExit(f"unknown --lms {lms!r}; expected one of {', '.join(LMS_UPLOADS)}")
+    path = course.path("feedback", f"{assignment}-{lms}-feedback.zip")
+    written, skipped = 0, []
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for student in sorted(os.listdir(course.path("feedback"))):
+            folder = course.path("feedback", student, assignment)
+            if not os.path.isdir(folder):
+                continue
+            names = {}
+            if os.path.exists(lms_names_path(course, student, assignment)):
+                with open(lms_names_path(course, student, assignment)) as f:
+                    names = json.load(f)
+            for page in sorted(f for f in os.listdir(folder) if f.endswith(".html")):
+                notebook = page[: -len(".html")]
+                entry = names.get(notebook)
+                if not entry or entry["lms"] != lms:
+                    skipped.append(f"{student}/{notebook}")
+                    continue
+                archive.write(os.path.join(folder, page), f"{entry['prefix']}{notebook}-feedback.html")
+                written += 1
+    log(f"{path}: {written} feedback page(s) for {LMS_UPLOADS[lms]}")
+    if skipped:
+        log(f"  not in the zip (not collected from a {lms} download): {', '.join(skipped)}")
+    return path
 
 
 def _pages_for_ungradable(course, assignment):

@@ -11,9 +11,11 @@ release + grader version) lets a re-run skip what did not change.
 """
 
 import copy
+import datetime
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 import warnings
@@ -28,7 +30,7 @@ from .kernels import KernelPool, Limits, Zygote, close_thread_event_loop
 from .notebooks import BadSubmission, build_graded_notebook, is_test, read_submission
 from .verdict import answer_checks, judge
 
-GRADER_VERSION = "2"  # bump when grading rules change: every submission is re-graded
+GRADER_VERSION = "3"  # bump when grading rules change: every submission is re-graded
 INFRA_RETRIES = 1  # a failure of the grader itself (kernel did not start...) is retried
 MEMORY_REPLAYS = 2  # cells over the memory limit left out (each costs one more run of the notebook)
 
@@ -98,14 +100,14 @@ def late_policy_keys(gb, course, assignment):
     row = gb.find_assignment(assignment)
     policy = _digest("", course.path("nbgrader_config.py"))[:16]
     due = row.duedate.isoformat() if row.duedate else "none"
-    extensions = {s.student_id: str(s.extension) for s in row.submissions if s.extension is not None}
+    extensions = {student: f"{hours:g} h" for student, hours in course.extensions().get(assignment, {}).items()}
     return lambda student: f"due={due} extension={extensions.get(student, 'none')} policy={policy}"
 
 
 def find_jobs(course, assignments, settings=""):
     jobs = []
     for assignment in assignments:
-        for student in course.students():
+        for student in course.students(assignment):
             for notebook in course.notebooks(assignment):
                 path = course.submitted_notebook(student, assignment, notebook)
                 digest = _digest(
@@ -183,12 +185,33 @@ def grade_submission(kernel, job, submitted_path, source, release, limits, fresh
     )
 
 
+SELF_CHECK = re.compile(r"^(?:checks\.)?self_check\([^()]*\)\s*;?$")
+WORD = re.compile(r"[A-Za-z_]\w*")
+
+
+def is_self_check(cell):
+    """The notebook's `checks.self_check()` cell: it runs every visible test again, which
+    grading does itself (and would call a looping function once more)."""
+    return not nbgrader_utils.is_grade(cell) and bool(SELF_CHECK.match(cell.source.strip()))
+
+
+def _calls_looping(cell, looping, limits):
+    """Why a cell is not run, or "": it names a function that already ran out of time (it
+    would run out again: an infinite loop costs one timeout, not one per test)."""
+    names = sorted(looping & set(WORD.findall(cell.source)))
+    if names:
+        return f"not run: {', '.join(names)} did not finish within {limits.timeout:g} s before (an infinite loop?)"
+    return ""
+
+
 def _run_cells(kernel, graded, notes, limits, over_memory):
     """Execute the graded notebook's code cells in order in `kernel` (test cells guarded),
-    leaving out the cells in `over_memory` (index -> reason: they get that error)."""
+    leaving out the cells in `over_memory` (index -> reason: they get that error), the
+    self-check cell, and cells calling a function that already ran out of time."""
     stopped, interrupted, disk_full, memory_cell = "", "", "", None
     flags = []
     count = 0
+    looping = set()
     for index, cell in enumerate(graded.cells):
         if cell.cell_type != "code":
             continue
@@ -199,6 +222,15 @@ def _run_cells(kernel, graded, notes, limits, over_memory):
             continue
         if index in over_memory:
             cell.outputs = [_error("MemoryLimit", f"not run again: {over_memory[index]}")]
+            continue
+        if is_self_check(cell):
+            text = "self_check() is not run at grading: it repeats the tests, which the grader runs itself\n"
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+            continue
+        skip = _calls_looping(cell, looping, limits)
+        if skip:
+            cell.outputs = [_error("NotRun", skip)]
+            notes.append(f"{label}: {skip}")
             continue
         test = is_test(cell)
         guard_broken = ""
@@ -217,6 +249,7 @@ def _run_cells(kernel, graded, notes, limits, over_memory):
             notes.append(f"{label}: {run.reason}")
         if run.status == "interrupted":
             interrupted = interrupted or f"{label}: {run.reason}"
+            looping |= run.frames  # the functions it was stuck in: not called again
         if run.disk_full:
             disk_full = disk_full or f"{label}: {run.reason}"
         if run.status == "memory":
@@ -357,8 +390,14 @@ def _late_penalty(gb, course, job):
     """nbgrader's own mechanism: its AssignLatePenalties step with the LateSubmissionPlugin
     configured in the course's nbgrader_config.py (`c.LateSubmissionPlugin.penalty_method`,
     or `c.AssignLatePenalties.plugin_class` for a course's own rule), against the
-    assignment's due date.  On time (or no due date): no penalty."""
+    assignment's due date plus the student's extension (`extend`).  On time (or no due
+    date): no penalty."""
     submission = gb.find_submission(job.assignment, job.student)
+    hours = course.extensions().get(job.assignment, {}).get(job.student)
+    extension = datetime.timedelta(hours=hours) if hours else None
+    if submission.extension != extension:
+        submission.extension = extension
+        gb.db.commit()
     if not submission.total_seconds_late:
         gb.find_submission_notebook(job.notebook, job.assignment, job.student).late_submission_penalty = None
         gb.db.commit()
@@ -427,15 +466,23 @@ def save_state(course, state):
     os.replace(path + ".tmp", path)
 
 
-def grade(course, assignments, jobs=2, force=False, limits=None, sandbox=True, log=print, broker=None):
+def grade(course, assignments, jobs=2, force=False, limits=None, sandbox=True, log=print, broker=None, students=None):
     """Grade new/changed submissions; returns the summary dict (also saved as JSON).
-    With `broker` (a redis:// URL) the kernels run on Celery workers (autograder.distributed)."""
+    With `broker` (a redis:// URL) the kernels run on Celery workers (autograder.distributed).
+    With `students`, only their submissions (and `force` re-grades only those)."""
     # nbgrader's update_or_create_submission trips SQLAlchemy autoflush warnings: harmless noise.
     warnings.filterwarnings("ignore", module="nbgrader.api")
     limits = limits or Limits()
     started = time.monotonic()
-    state = {} if force else load_state(course)
+    state = load_state(course)  # with `force` too: the others' entries stay
     all_jobs = find_jobs(course, assignments, settings_key(limits, sandbox))
+    if students:
+        unknown = sorted(set(students) - {job.student for job in all_jobs})
+        if unknown:
+            raise SystemExit(
+                f"no submission of {', '.join(unknown)} for {', '.join(assignments)} in {course.path('submitted')}"
+            )
+        all_jobs = [job for job in all_jobs if job.student in students]
     results = []
     isolation = {}
     with Gradebook(course.db_url, "normlab") as gb:
@@ -444,15 +491,20 @@ def grade(course, assignments, jobs=2, force=False, limits=None, sandbox=True, l
         # "unchanged" needs the grade to be in THIS gradebook: after switching to another
         # database (sqlite -> PostgreSQL) without `migrate`, everything is graded again.
         todo = [
-            job for job in all_jobs if state.get(job.key, {}).get("digest") != job.digest or not _in_gradebook(gb, job)
+            job
+            for job in all_jobs
+            if force or state.get(job.key, {}).get("digest") != job.digest or not _in_gradebook(gb, job)
         ]
         late_keys = {assignment: late_policy_keys(gb, course, assignment) for assignment in assignments}
         for job in all_jobs:
             job.late = late_keys[job.assignment](job.student)
         graded_keys = {job.key for job in todo}
         rescore = [job for job in all_jobs if job.key not in graded_keys and state[job.key].get("late") != job.late]
+        changed = {}
         for job in rescore:  # due date, extension or late policy changed: the penalty only
-            _rescore_late_penalty(gb, course, state, job)
+            change = _rescore_late_penalty(gb, course, state, job)
+            if change:
+                changed[job.key] = change
         skipped = len(all_jobs) - len(todo)
         log(
             f"{len(all_jobs)} submissions found, {skipped} unchanged since the last run"
@@ -492,6 +544,7 @@ def grade(course, assignments, jobs=2, force=False, limits=None, sandbox=True, l
                 zygote.close()
         summary = _summary(gb, results, skipped, time.monotonic() - started, jobs)
         summary["late_penalty_rescored"] = len(rescore)
+        summary["late_penalty_changed"] = changed
         summary["sandbox"] = isolation
     save_state(course, state)
     with open(os.path.join(course.state_dir, "last_grade_summary.json"), "w") as f:
@@ -547,13 +600,27 @@ def _grade_in_fresh_kernel(pool, job, course, limits):
 
 def _rescore_late_penalty(gb, course, state, job):
     """Apply the late penalty again to an unchanged, already graded submission (its scores
-    stay), then update its state entry and report."""
+    stay), then update its state entry and report.  Returns "old -> new" when the penalty
+    changed, else ""."""
     _late_penalty(gb, course, job)
     entry = state[job.key]
+    before = entry.get("late_penalty") or 0.0
     entry["score"], entry["max_score"] = notebook_score(gb, job)
     entry["late_penalty"] = _penalty(gb, job)
     entry["late"] = job.late
+    entry.update(_per_question(gb, job))
     _write_report(course, job, entry)
+    return f"{before:g} -> {entry['late_penalty']:g}" if entry["late_penalty"] != before else ""
+
+
+def _per_question(gb, job):
+    """For the per-student report: each question's score (None while it waits for a hand
+    grade) and the notebook's score after its late penalty."""
+    row = gb.find_submission_notebook(job.notebook, job.assignment, job.student)
+    return {
+        "questions": {g.name: g.score if not g.needs_manual_grade else None for g in row.grades},
+        "score_after_late_penalty": row.score - (row.late_submission_penalty or 0.0),
+    }
 
 
 def _penalty(gb, job):
@@ -575,6 +642,7 @@ def _finish(gb, course, state, result, results, progress):
         "seconds": round(result.seconds, 3),
         "late_penalty": _penalty(gb, result.job),
         "late": result.job.late,
+        **_per_question(gb, result.job),
     }
     state[result.job.key] = entry
     results.append((result.job, entry))
@@ -637,6 +705,8 @@ def _print_summary(summary, log):
         f"unchanged {summary['skipped_unchanged']} in {summary['seconds']} s "
         f"({summary['seconds_per_submission']} s per executed submission, {summary['jobs']} job(s))"
     )
+    for key, change in summary.get("late_penalty_changed", {}).items():
+        log(f"  late penalty changed  {key}: {change}")
     if summary.get("sandbox"):
         log("  sandbox: " + "; ".join(f"{k}: {v}" for k, v in summary["sandbox"].items()))
     for item in summary["flagged"]:

@@ -16,6 +16,7 @@ import hmac
 import json
 import os
 import queue
+import re
 import secrets
 import shutil
 import signal
@@ -57,6 +58,7 @@ class CellRun:
     reason: str = ""  # human-readable, for the report
     dropped_chars: int = 0
     disk_full: bool = False  # the kernel's disk space or files ran out in this cell
+    frames: set = field(default_factory=set)  # the student's functions in its error's traceback (`cell_frames`)
 
 
 class ZygoteError(RuntimeError):
@@ -329,7 +331,10 @@ class Kernel:
             elif interrupted_at is not None and now > interrupted_at + limits.interrupt_grace:
                 self.kill()
                 run.status = "timeout"
-                run.reason = f"cell still running after {limits.timeout:g} s and did not stop when interrupted: stopped"
+                run.reason = (
+                    f"stopped after {limits.timeout:g} s: an infinite loop? (cell still running after "
+                    f"{limits.timeout:g} s and did not stop when interrupted: stopped)"
+                )
                 run.reason += self._memory_note()
                 break
             try:
@@ -357,22 +362,23 @@ class Kernel:
             if output["output_type"] == "error":
                 run.status = "error"
             cap.add(output)
-        run.outputs, run.dropped_chars = cap.outputs, cap.dropped
+        run.outputs, run.dropped_chars, run.frames = cap.outputs, cap.dropped, cap.frames
         if interrupted_at is not None and run.status != "timeout":
             run.status = "interrupted"
-            run.reason = (
-                f"cell still running after {limits.timeout:g} s: interrupted (the notebook went on)"
-                + self._memory_note()
+            run.reason = timeout_message(limits.timeout) + self._memory_note()
+            # the student reads why the cell stopped, not a bare KeyboardInterrupt; the
+            # traceback (where it was looping) stays, without its colour codes
+            errors = [o for o in run.outputs if o["output_type"] == "error"]
+            where = [line for o in errors for line in o["traceback"]][-6:]
+            run.outputs = [o for o in run.outputs if o["output_type"] != "error"]
+            run.outputs.append(
+                {
+                    "output_type": "error",
+                    "ename": "TimeoutError",
+                    "evalue": run.reason,
+                    "traceback": [strip_ansi(line) for line in where] + [f"TimeoutError: {run.reason}"],
+                }
             )
-            if not any(o["output_type"] == "error" for o in run.outputs):  # e.g. KeyboardInterrupt caught
-                run.outputs.append(
-                    {
-                        "output_type": "error",
-                        "ename": "TimeoutError",
-                        "evalue": run.reason,
-                        "traceback": [f"TimeoutError: {run.reason}"],
-                    }
-                )
         self._note_full_disk(run)
         if run.dropped_chars:
             run.outputs.append(
@@ -498,6 +504,7 @@ class OutputCap:
     def __init__(self, limit):
         self.limit, self.kept, self.dropped = limit, 0, 0
         self.outputs, self._clear_pending = [], False
+        self.frames = set()  # read before an error is shortened: which student functions it was in
 
     def clear(self, wait=False):
         if wait:
@@ -510,10 +517,14 @@ class OutputCap:
             self.clear()
         size = _output_size(output)
         if output["output_type"] == "error":
+            plain = [strip_ansi(line) for line in output["traceback"]]
+            self.frames |= cell_frames(plain)
             if size > self.ERROR_ROOM:
                 self.dropped += size - self.ERROR_ROOM
                 output["evalue"] = output["evalue"][:500]
-                output["traceback"] = [line[-300:] for line in output["traceback"][-4:]]
+                # the student's own frames first (where their code was), then the innermost two
+                own = [line for line in plain[:-2] if CELL_FRAME.search(line)][-3:]
+                output["traceback"] = [_tail(line, 300) for line in own + plain[-2:]]
             self.kept += _output_size(output)
             self.outputs.append(output)
             return
@@ -528,6 +539,44 @@ class OutputCap:
                 return
         self.kept += size
         _append(self.outputs, output)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b")
+
+
+def strip_ansi(text):
+    """`text` without terminal escape codes: cutting a coloured traceback would leave halves
+    of them ("39m", "melse:") in the student's feedback."""
+    return ANSI.sub("", text)
+
+
+def timeout_message(seconds):
+    """What a student reads when a cell ran out of time (the report's reason too)."""
+    return (
+        f"stopped after {seconds:g} s: an infinite loop? (cell still running after {seconds:g} s: "
+        "interrupted, the notebook went on)"
+    )
+
+
+# IPython's frame header: "Cell In[3], line 4, in pre_norm_sublayer(x, f, norm)" or "in Block.forward(self, x)"
+CELL_FRAME = re.compile(r"^Cell In\[\d+\], line \d+, in ([\w.]+)\(", re.MULTILINE)
+
+
+def cell_frames(traceback):
+    """The student's functions in an (escape-free) IPython traceback: its "Cell In[n],
+    line m, in f(...)" frames; a method counts as its class."""
+    return {name.split(".")[0] for line in traceback for name in CELL_FRAME.findall(line)}
+
+
+def _tail(text, limit):
+    """At most about `limit` characters of `text`: its first line (a frame's header: where)
+    and its last lines, cut at a line start."""
+    if len(text) <= limit:
+        return text
+    head, _, rest = text.partition("\n")
+    tail = rest[-(limit - min(len(head), limit // 2)) :]
+    tail = tail[tail.index("\n") + 1 :] if "\n" in tail else tail
+    return f"{head[: limit // 2]}\n...\n{tail}"
 
 
 def _output_size(output):

@@ -5,13 +5,20 @@ resubmissions from Canvas downloads, an honest summary, clear messages for bad i
 
 import csv
 import datetime
-import io
 import os
-import zipfile
 
-import nbformat
 import pytest
-from autograder_helpers import ASSIGNMENT, FIXTURES, Class, copy_course, report
+from autograder_helpers import (
+    ASSIGNMENT,
+    FIXTURES,
+    Class,
+    all_output_text,
+    autograded,
+    cell_by_id,
+    copy_course,
+    lms_zip,
+    report,
+)
 
 from autograder import kernels
 from autograder.__main__ import main as cli
@@ -158,7 +165,7 @@ def test_lms_exports_parse_back(sqlite_course, tmp_path):
     canvas = read_csv(out / "canvas.csv")
     assert canvas[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"] and canvas[0][5] == ASSIGNMENT
     assert canvas[1][0].strip() == "Points Possible" and float(canvas[1][5]) == 9.0
-    assert {row[3]: float(row[5]) for row in canvas[2:]} == {"alice": 9.0, "bob": 7.0}
+    assert {row[0]: float(row[5]) for row in canvas[2:]} == {"alice": 9.0, "bob": 7.0}
     moodle = read_csv(out / "moodle.csv")
     assert moodle[0] == ["ID number", ASSIGNMENT] and {r[0]: float(r[1]) for r in moodle[1:]} == {
         "alice": 9.0,
@@ -198,16 +205,6 @@ def test_difficulty_table_leaves_out_non_submitters(sqlite_course, tmp_path):
 
 
 # ---------------------------------------------------------------- item 13
-def _zip(entries):
-    """An LMS zip: (member name, notebook, submission time)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, nb, when in entries:
-            info = zipfile.ZipInfo(name, date_time=when.timetuple()[:6])
-            archive.writestr(info, nbformat.writes(nb))
-    return buffer.getvalue()
-
-
 def test_late_resubmission_under_a_due_date(fresh_course, tmp_path):
     klass = Class(fresh_course)
     due = datetime.datetime(2026, 12, 1, 23, 59, tzinfo=datetime.UTC)
@@ -216,7 +213,7 @@ def test_late_resubmission_under_a_due_date(fresh_course, tmp_path):
     right, wrong = klass.notebook("layernorm"), klass.notebook("layernorm", {"layer_norm": WRONG_LN})
     downloads = tmp_path / "canvas.zip"
     downloads.write_bytes(
-        _zip(
+        lms_zip(
             [
                 # dana: on time, then a LATE resubmission ("-1") that Canvas names with LATE
                 ("dana_4411_901_layernorm.ipynb", wrong, before),
@@ -230,13 +227,14 @@ def test_late_resubmission_under_a_due_date(fresh_course, tmp_path):
     from autograder.collect import collect
 
     report = collect(fresh_course, str(downloads), **QUIET)
-    assert sorted((c["student"], c["notebook"]) for c in report["collected"]) == [
-        ("dana", "layernorm"),
-        ("erin", "layernorm"),
-        ("frank", "rmsnorm"),
+    # Canvas's user id is the student id; the name is kept beside it
+    assert sorted((c["student"], c["name"], c["notebook"]) for c in report["collected"]) == [
+        ("4411", "dana", "layernorm"),
+        ("4412", "erin", "layernorm"),
+        ("4413", "frank", "rmsnorm"),
     ]
     assert not report["unmatched"]
-    dana = next(c for c in report["collected"] if c["student"] == "dana")
+    dana = next(c for c in report["collected"] if c["student"] == "4411")
     assert dana["file"].startswith("dana_4411_901") and "on-time one counts" in dana["note"]
     # the late policy: nbgrader's LateSubmissionPlugin, configured in the course's config
     with open(fresh_course.path("nbgrader_config.py"), "a") as f:
@@ -245,20 +243,24 @@ def test_late_resubmission_under_a_due_date(fresh_course, tmp_path):
     from nbgrader.api import Gradebook
 
     with Gradebook(fresh_course.db_url, "normlab") as gb:
-        assert gb.find_submission(ASSIGNMENT, "dana").total_seconds_late == 0
-        assert gb.find_submission_notebook("layernorm", ASSIGNMENT, "dana").score == 1.0  # the on-time version
-        erin = gb.find_submission(ASSIGNMENT, "erin")
+        assert gb.find_submission(ASSIGNMENT, "4411").total_seconds_late == 0
+        assert gb.find_submission_notebook("layernorm", ASSIGNMENT, "4411").score == 1.0  # the on-time version
+        erin = gb.find_submission(ASSIGNMENT, "4412")
         assert erin.total_seconds_late == 3 * 3600
-        erin_ln = gb.find_submission_notebook("layernorm", ASSIGNMENT, "erin")
+        erin_ln = gb.find_submission_notebook("layernorm", ASSIGNMENT, "4412")
         assert (erin_ln.score, erin_ln.late_submission_penalty) == (3.0, 3.0)  # nbgrader's 'zero' policy
-        assert gb.find_submission_notebook("rmsnorm", ASSIGNMENT, "frank").score == 3.0
+        assert gb.find_submission_notebook("rmsnorm", ASSIGNMENT, "4413").score == 3.0
     from autograder.export import export
 
     export(fresh_course, [ASSIGNMENT], fmt="moodle", **QUIET)
     final = {r[0]: float(r[1]) for r in read_csv(os.path.join(fresh_course.state_dir, "export", "moodle.csv"))[1:]}
-    assert final == {"dana": 1.0, "erin": 0.0, "frank": 3.0}
+    assert final == {"4411": 1.0, "4412": 0.0, "4413": 3.0}
+    export(fresh_course, [ASSIGNMENT], **QUIET)
+    rows = {r["student"]: r for r in csv.DictReader(open(os.path.join(fresh_course.state_dir, "export", "grades.csv")))}
+    assert "late by 3.0 h" in rows["4412"]["status"] and rows["4412"]["name"] == "erin"  # a LATE one is not "ok"
+    assert "late" not in rows["4411"]["status"]  # her LATE resubmission did not count
     report = collect(fresh_course, str(downloads), take_late=True, **QUIET)
-    assert next(c for c in report["collected"] if c["student"] == "dana")["file"].startswith("dana_LATE")
+    assert next(c for c in report["collected"] if c["student"] == "4411")["file"].startswith("dana_LATE")
 
 
 def test_a_moved_due_date_rescores_the_late_penalty(fresh_course):
@@ -299,6 +301,8 @@ def test_a_moved_due_date_rescores_the_late_penalty(fresh_course):
     assert {nb: after[("alice", nb)] for nb in notebooks} == {nb: (3.0, 3.0) for nb in notebooks}  # 'zero' policy
     assert {nb: after[("bob", nb)] for nb in notebooks} == {nb: (3.0, 0.0) for nb in notebooks}  # unchanged
     assert report(course, "alice")["layernorm"]["late_penalty"] == 3.0
+    assert report(course, "alice")["layernorm"]["score_after_late_penalty"] == 0.0
+    assert report(course, "alice")["layernorm"]["questions"] == {"layer_norm_shape": 1.0, "layer_norm_values": 2.0}
     from autograder.export import export
 
     export(course, [ASSIGNMENT], fmt="moodle", **QUIET)
@@ -343,3 +347,29 @@ def test_feedback_count_is_per_assignment(sqlite_course, tmp_path):
     feedback(course, [ASSIGNMENT], log=lines.append)
     feedback(course, [ASSIGNMENT], log=lines.append)
     assert lines[0] == lines[1] and "6 HTML file(s)" in lines[0]
+
+
+# ---------------------------------------------------------------- issue 23 problem 9
+LOOPING_LN = "def layer_norm(x, eps=1e-5):\n    while True:\n        pass\n\nlayer_norm(x)  # trying it out"
+
+
+def test_an_infinite_loop_is_stopped_once(fresh_course):
+    """The answer cell that loops is interrupted once, with a message that says so; the tests
+    calling the looping function are not run into the same timeout again.  Then
+    `grade --student ok --force` re-grades only that student."""
+    klass = Class(fresh_course)
+    klass.submit("loop", "layernorm", klass.notebook("layernorm", {"layer_norm": LOOPING_LN}))
+    klass.submit("ok", "layernorm", klass.notebook("layernorm"))
+    grade(fresh_course, [ASSIGNMENT], jobs=2, limits=Limits(timeout=3), **QUIET)
+    entry = report(fresh_course, "loop")["layernorm"]
+    assert entry["score"] == 0.0 and "stopped after 3 s: an infinite loop?" in entry["reason"]
+    assert sum("stopped after" in note for note in entry["notes"]) == 1, entry["notes"]  # one timeout, not three
+    nb = autograded(fresh_course, "loop", "layernorm")
+    for test in ("layer_norm_shape", "layer_norm_values"):
+        assert "layer_norm did not finish within 3 s" in all_output_text(cell_by_id(nb, test))
+    answer = all_output_text(cell_by_id(nb, "layer_norm"))
+    assert "an infinite loop?" in answer and "\x1b" not in answer
+    lines = []
+    summary = grade(fresh_course, [ASSIGNMENT], students=["ok"], force=True, limits=Limits(timeout=3), log=lines.append)
+    assert "3 to grade" in lines[0] and summary["graded"] == 1  # ok's layernorm; her 2 missing notebooks
+    assert report(fresh_course, "loop")["layernorm"] == entry  # untouched

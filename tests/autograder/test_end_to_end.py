@@ -82,7 +82,7 @@ def class_downloads(course, folder):
         if assignment == a[0]:
             put("s05_missing", assignment, fill(release, right), "full")
         else:
-            expected[(assignment, "s05_missing")] = "zero"
+            expected[(assignment, "s05_missing")] = "not submitted"  # blank, not a zero
         if assignment == a[0]:
             put("s06_badjson", assignment, '{"cells": [', "zero")
         else:
@@ -122,7 +122,7 @@ def class_downloads(course, folder):
         tampered.cells.reverse()
         put("s10_tampered", assignment, tampered, "full")
     statuses = {
-        ("s05_missing", a[1]): "missing notebook",
+        ("s05_missing", a[1]): "not submitted",
         ("s06_badjson", a[0]): "invalid JSON",
         ("s08_loop", a[1]): "still running after 8 s",
         ("s09_exit", a[2]): "kernel died",
@@ -172,13 +172,17 @@ def graded_twice(tmp_path_factory):
 def test_grades_csv_has_the_expected_scores(graded_twice):
     course, _, expected, statuses = graded_twice
     rows = read_csv(os.path.join(course.state_dir, "export", "grades.csv"))
-    got = {(r["assignment"], r["student"]): (float(r["score"]), float(r["max_score"])) for r in rows}
+    got = {
+        (r["assignment"], r["student"]): (float(r["score"]) if r["score"] else None, float(r["max_score"]))
+        for r in rows
+    }
     assert len(got) == 10 * len(course.released())
     for key, outcome in expected.items():
         score, max_score = got[key]
         full = auto_points(course, key[0])
         assert 0 < full <= max_score
-        assert score == (full if outcome == "full" else 0.0), (key, outcome, score, full)
+        want = {"full": full, "zero": 0.0, "not submitted": None}[outcome]
+        assert score == want, (key, outcome, score, full)
     status = {(r["student"], r["assignment"]): r["status"] for r in rows}
     for key, text in statuses.items():
         assert text in status[key], (key, status[key])
@@ -243,7 +247,8 @@ def test_feedback_html_contains_no_hidden_test_text(graded_twice):
         for f in files
         if f.endswith(".html")
     ]
-    assert len(pages) == 10 * len(course.released())  # one per student and notebook, gradable or not
+    # one per student and notebook, gradable or not; none where s05_missing did not submit
+    assert len(pages) == 10 * len(course.released()) - (len(course.released()) - 1)
     first = course.released()[0]
     with open(course.path("feedback", "s06_badjson", first, course.notebooks(first)[0] + ".html")) as f:
         assert "could not be graded: invalid JSON" in f.read()

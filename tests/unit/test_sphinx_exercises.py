@@ -48,6 +48,17 @@ def test_student_notebooks_are_copied_and_the_release_is_not_repeated(book, monk
     assert len(calls) == 2, "a changed exercise is released again"
 
 
+def test_the_release_course_is_not_in_the_download_folder(book, monkeypatch):
+    """The course folder holds source/ (solutions, hidden tests): never under the folder
+    students download from (issue 23)."""
+    run, calls = fake_release({"ordering": '{"cells": ["# YOUR CODE HERE"]}'})
+    monkeypatch.setattr(student_notebooks.subprocess, "run", run)
+    student_notebooks.release_student_notebooks(book)
+    course = book / calls[0][calls[0].index("--course") + 1]
+    out = (book / student_notebooks.OUT_DIR).resolve()
+    assert out not in course.resolve().parents and not list(out.rglob("source"))
+
+
 @pytest.mark.parametrize("marker", student_notebooks.LEAK_MARKERS)
 def test_a_leaked_solution_or_hidden_test_stops_the_build(book, monkeypatch, marker):
     run, _ = fake_release({"ordering": f'{{"cells": ["{marker}"]}}'})

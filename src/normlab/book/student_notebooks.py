@@ -2,7 +2,7 @@
 
 When the build starts it runs the instructors' own release command,
 
-    python -m autograder --course _build/student-notebooks/course release
+    python -m autograder --course _build/student-notebooks-course release
 
 (nbgrader ``generate_assignment``: solutions and hidden tests removed, cells locked) and
 copies each student notebook to ``_build/student-notebooks/<notebook>.ipynb``, which
@@ -27,6 +27,9 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 
 OUT_DIR = Path("_build") / "student-notebooks"
+# The release's course folder holds source/ (solutions, hidden tests): beside the folder
+# students download from, never inside it.
+COURSE_DIR = Path("_build") / "student-notebooks-course"
 LEAK_MARKERS = ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
 
@@ -49,8 +52,9 @@ def release_student_notebooks(root: Path) -> list[Path]:
     stamp, wanted = out / ".exercises-hash", exercises_hash(exercises)
     if stamp.is_file() and stamp.read_text() == wanted:
         return sorted(out.glob("*.ipynb"))
-    course = out / "course"
+    course = root / COURSE_DIR
     shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(course, ignore_errors=True)
     out.mkdir(parents=True)
     result = subprocess.run(
         [sys.executable, "-m", "autograder", "--course", str(course), "release"],
