@@ -75,17 +75,18 @@ def fit(
     w2_names = [name for name in params if name.endswith(W2)]  # block order
     w2_start = [params[name].detach().clone() for name in w2_names]
     records = [{"loss": [], "lr": [], "grad_norm": [], "profiles": {}, "diverged": False} for _ in models]
+    seed_loss = vmap(loss_fn)  # (seeds, ...) outputs and targets -> (seeds,) losses, one op for all seeds
     for step in range(steps):
         batches = [next_batch() for next_batch in next_batches]
-        outputs = forward(params, buffers, torch.stack([inputs for inputs, _ in batches]))
-        losses = torch.stack([loss_fn(out, targets) for out, (_, targets) in zip(outputs, batches)])
-        for record, loss in zip(records, losses):
-            record["diverged"] = record["diverged"] or not torch.isfinite(loss).item()
+        inputs, targets = (torch.stack(part) for part in zip(*batches))
+        losses = seed_loss(forward(params, buffers, inputs), targets)
+        for record, finite in zip(records, torch.isfinite(losses).tolist()):
+            record["diverged"] = record["diverged"] or not finite
         alive = [i for i, record in enumerate(records) if not record["diverged"]]
         if not alive:
             break
         step_params.zero_grad(set_to_none=True)
-        losses[alive].sum().backward()
+        (losses.sum() if len(alive) == len(records) else losses[alive].sum()).backward()
         grads = [p.grad.flatten(1) for p in params.values() if p.grad is not None]
         grad_norms = torch.linalg.vector_norm(torch.stack([g.norm(dim=1) for g in grads]), dim=0)  # (seeds,)
         if profile_every and step % profile_every == 0 and w2_names:
@@ -96,10 +97,11 @@ def fit(
         for group in step_params.param_groups:
             group["lr"] = lr
         step_params.step()
+        seed_losses, seed_norms = losses.tolist(), grad_norms.tolist()
         for i in alive:
-            records[i]["loss"].append(losses[i].item())
+            records[i]["loss"].append(seed_losses[i])
             records[i]["lr"].append(lr)
-            records[i]["grad_norm"].append(grad_norms[i].item())
+            records[i]["grad_norm"].append(seed_norms[i])
     with torch.no_grad():
         for i, model in enumerate(models):
             for name, p in model.named_parameters():
