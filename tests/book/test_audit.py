@@ -553,7 +553,7 @@ def test_m1_warmup_rescue_is_an_ensemble_statement():
     ch9 = prose("09-training-deep-stacks")
     assert "rescues seed 0 but not seed 1" not in ch9
     assert "for both seeds" not in ch9
-    assert near(ch9, "rescues many seeds but not all", "of 16", window=120)
+    assert near(ch9, "A 30-step warm-up rescues many more, but not all", "of 16", window=120)
     assert '"warmup-rescues-some-seeds-not-all"' in ch9  # checked over the ensemble by the cell
 
 

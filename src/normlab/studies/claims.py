@@ -688,13 +688,14 @@ claim(
     name="pre-norm-high-lr-fails-without-warmup",
     page=CH9,
     section="warm-up-in-practice",
-    sentence="At lr 0.1, pre-norm with Adam and no warm-up fails in nearly every seed.",
+    sentence="At lr 0.1, pre-norm with Adam and no warm-up fails in most seeds.",
     ensemble=_TASK_ENSEMBLE,
     statistic=_LEARNED_STAT,
-    margin="at most 4 of 16 learn (measured: 0 of 16 with the book's seeds under the avx512, avx2 and default "
-    "kernels, 2 of 16 with seed base 1000 under avx2: one run at 1 claimed 'every seed' and failed there)",
+    margin="at most 7 of 16 learn, fewer than half (measured: 0 of 16 with the book's seeds under the avx512, avx2 "
+    "and default kernels; with seed base 1000, 2 under avx2 and 5 under default: this run sits at the edge of "
+    "stability, and claims of 'every seed' (at most 1) and 'nearly every seed' (at most 4) each failed somewhere)",
     measure=_learned_in("pre-norm, Adam, lr 0.1, no warm-up"),
-    holds=lambda e: e["learned"] <= 4,
+    holds=lambda e: e["learned"] <= 7,
 )
 claim(
     name="warmup-rescues-some-seeds-not-all",
@@ -704,14 +705,14 @@ claim(
     ensemble=_TASK_ENSEMBLE,
     statistic=_LEARNED_STAT + ", with and without the warm-up",
     margin=(
-        "at least 6 more seeds learn with the warm-up than without, and at most 15 of 16 (measured: 12, 13 and 14 "
+        "at least 5 more seeds learn with the warm-up than without, and at most 15 of 16 (measured: 12, 13 and 14 "
         "against 0, 0 and 2; about 3 in 4 seeds learn, so all 16 learning has a chance near 1 %)"
     ),
     measure=lambda: {
         **_learned_in("pre-norm, Adam, lr 0.1, 30-step warm-up")(),
         "learned without warm-up": _learned_in("pre-norm, Adam, lr 0.1, no warm-up")()["learned"],
     },
-    holds=lambda e: e["learned"] >= e["learned without warm-up"] + 6 and e["learned"] <= e["seeds"] - 1,
+    holds=lambda e: e["learned"] >= e["learned without warm-up"] + 5 and e["learned"] <= e["seeds"] - 1,
 )
 claim(
     name="pre-norm-moderate-lr-trains-without-warmup",
