@@ -1050,7 +1050,7 @@ claim(
         and all(-0.06 < e[n]["low"] and e[n]["high"] < 0.06 for n in ("Peri-LN", "NormFormer"))
     ),
     paper="Li et al. 2025 (Mix-LN, Table 1), Sun et al. 2025 (§5), Kim et al. 2025 (Peri-LN), Shleifer et al. 2021 "
-    "(NormFormer): each beats pre-norm in models of 71M parameters and more. Ours has about 100 thousand.",
+    "(NormFormer): each beats pre-norm in models of 71M parameters and more. Ours has under 80 thousand.",
     agrees=False,
 )
 claim(
