@@ -118,11 +118,15 @@ def interval95(values) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+def mean_interval(values) -> dict:
+    """{"mean", "low", "high"}: interval95 as the evidence of a claim."""
+    return dict(zip(("mean", "low", "high"), interval95(values)))
+
+
 def paired_difference(a, b) -> dict:
     """Seed-by-seed a - b: its mean, 95 % interval, and in how many seeds it is positive."""
     difference = np.asarray(a, float) - np.asarray(b, float)
-    mean, low, high = interval95(difference)
-    return {"mean": mean, "low": low, "high": high, "positive": int((difference > 0).sum()), "seeds": len(difference)}
+    return {**mean_interval(difference), "positive": int((difference > 0).sum()), "seeds": len(difference)}
 
 
 def count_learned(accuracies) -> int:
@@ -136,6 +140,7 @@ CH9 = "book/09-training-deep-stacks.md"
 MEASUREMENTS = "book/measurements.md"
 
 
+@functools.lru_cache(maxsize=4)  # a chapter's table and its claim read the same runs
 def gradient_profiles(placement: str) -> np.ndarray:
     """||dL/dW2|| of each block of a 12-block stack at initialisation, one row per seed,
     (seeds, blocks), in chapter 4's setting (studies.experiments.GRADIENT_SETTING)."""
@@ -153,8 +158,7 @@ def profile_ratios(placement: str) -> np.ndarray:
 
 def _ratio_evidence(placement: str) -> dict:
     ratios = profile_ratios(placement)
-    mean, low, high = interval95(ratios)
-    return {"mean": mean, "low": low, "high": high, "rising": int((ratios > 1).sum()), "seeds": len(ratios)}
+    return {**mean_interval(ratios), "rising": int((ratios > 1).sum()), "seeds": len(ratios)}
 
 
 _PROFILE_ENSEMBLE = "16 seeds of a 12-block stack at initialisation (d 64, tokens sharing 90 % of their variance)"
@@ -194,6 +198,7 @@ CH5 = "book/05-pre-norm.md"
 THEOREM1_DEPTHS = (6, 12, 24)
 
 
+@functools.lru_cache(maxsize=4)  # a chapter's table and its claim read the same runs
 def last_gradient_slopes(placement: str) -> np.ndarray:
     """Per seed: log-log slope of the last block's ||dL/dW2|| against depth (6, 12, 24 blocks,
     Xavier initialisation, studies.experiments.Setting()), (seeds,)."""
@@ -207,6 +212,7 @@ def last_gradient_slopes(placement: str) -> np.ndarray:
     )
 
 
+@functools.lru_cache(maxsize=4)  # a chapter's table and its claim read the same runs
 def relative_updates(placement: str, n_layers: int = 24) -> np.ndarray:
     """||x_l - x_(l-1)|| / ||x_(l-1)|| of each block at initialisation, one row per seed, (seeds, blocks)."""
     from .deepstacks import relative_block_updates
@@ -267,6 +273,7 @@ LEMMA3_DEPTHS = (2, 4, 8, 16, 32)
 INIT_DEPTHS = (2, 4, 8, 16)
 
 
+@functools.lru_cache(maxsize=4)  # a chapter's table and its claim read the same runs
 def lemma3_by_depth() -> dict[str, np.ndarray]:
     """Per seed and depth (pre-norm at init, d 64): "stream", mean ||x_L|| entering the final
     norm, "gradient", the last block's ||dL/dW2||, and "undone", the gradient times
@@ -320,6 +327,7 @@ claim(
 )
 
 
+@functools.lru_cache(maxsize=4)  # a chapter's table and its claim read the same runs
 def init_output_changes() -> dict[str, np.ndarray]:
     """Chapter 6's amplification measurement (every weight perturbed by 1 % of its standard
     deviation, relative output change) for each of studies.deepstacks.INITS, (seeds, depths)."""
@@ -446,8 +454,8 @@ def _sweep_rises_evidence() -> dict:
     sweep = profile_sweep()
     correlated, paper = sweep["correlated tokens (ρ = 0.9)"], sweep["paper's analysis setting, independent tokens"]
     return {
-        "correlated": dict(zip(("mean", "low", "high"), interval95(correlated["post slopes"]))),
-        "paper setting": dict(zip(("mean", "low", "high"), interval95(paper["post slopes"]))),
+        "correlated": mean_interval(correlated["post slopes"]),
+        "paper setting": mean_interval(paper["post slopes"]),
     }
 
 
@@ -495,7 +503,7 @@ def _depth_sweep_evidence() -> dict:
         "pre-norm, highest interval end": max(interval95(v["pre"])[2] for v in sweep.values()),
         "post-norm, lowest interval end": min(interval95(v["post"])[1] for v in sweep.values()),
         "post-norm, lowest mean": min(float(v["post"].mean()) for v in sweep.values()),
-        "Xavier pre-norm": dict(zip(("mean", "low", "high"), interval95(xavier["pre"]))),
+        "Xavier pre-norm": mean_interval(xavier["pre"]),
         "PyTorch init minus Xavier, pre": paired_difference(sweep["PyTorch default init"]["pre"], xavier["pre"]),
     }
 
@@ -609,7 +617,7 @@ def _amplification_evidence() -> dict:
 
     slopes = {p: np.array([loglog_slope(AMPLIFICATION_DEPTHS, row) for row in v]) for p, v in amplification().items()}
     return {
-        "post": dict(zip(("mean", "low", "high"), interval95(slopes["post"]))),
+        "post": mean_interval(slopes["post"]),
         "post minus pre": paired_difference(slopes["post"], slopes["pre"]),
         "deepnorm, largest slope": float(slopes["deepnorm"].max()),
     }
@@ -1024,8 +1032,7 @@ def fix_difference(name: str, key: str) -> dict:
     }[key]
     if key == "top stream":
         ratio = pick(fix) / pick(pre)
-        mean, low, high = interval95(ratio)
-        return {"mean": mean, "low": low, "high": high, "seeds": len(ratio)}
+        return {**mean_interval(ratio), "seeds": len(ratio)}
     return paired_difference(pick(fix), pick(pre))
 
 
