@@ -21,6 +21,8 @@ SRC = Path(normlab.__file__).parent
 LAYERS: list[tuple[str, list[str]]] = [
     # the neural core: torch only (tests/unit/test_nn_layer.py checks the third-party side)
     ("nn", ["normlab.nn", "normlab.nn.*"]),
+    # Hugging Face transformers layers as normlab blocks (transformers imported lazily)
+    ("hf", ["normlab.hf", "normlab.hf.*"]),
     # what the book computes and measures with the core
     ("lab", ["normlab.studies", "normlab.studies.*"]),
     # what a chapter cell puts on a page: the demos' runtime (Control, Picture,
