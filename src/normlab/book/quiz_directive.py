@@ -229,12 +229,8 @@ class QuizHtml:
     def nodes(self) -> list[nodes.Node]:
         q = self.q
         kind = q.kind
-        variants = ""
-        if q.variants:
-            data = [
-                {"params": v.params, "answer": list(v.answer), "wrong": [list(w) for w in v.wrong]} for v in q.variants
-            ]
-            variants = f' data-variants="{attr(json.dumps(data))}"'
+        data = kind.variant_data(q)
+        variants = f' data-variants="{attr(json.dumps(data))}"' if data else ""
         self.html(
             f'<div class="nl-quiz" id="{attr(self.dom_id)}" data-quiz-id="{attr(q.id)}" '
             f'data-quiz-type="{attr(q.type)}"{variants}><fieldset class="nl-quiz-fieldset">'
@@ -243,8 +239,7 @@ class QuizHtml:
         self.text(q.prompt, "nl-quiz-prompt-text")
         self.html("</legend>")
         kind.html(q, self)
-        if q.explain and q.type != "numeric":
-            self.explanation(q.explain, ' data-general="true"')
+        kind.general_explanation(q, self)
         another = '<button type="button" class="nl-quiz-another">Try another</button> ' if len(q.variants) > 1 else ""
         give_up = '<button type="button" class="nl-quiz-reveal">Show the answer</button> ' if kind.gives_up else ""
         self.html(
@@ -303,7 +298,7 @@ class QuizHtml:
             self.html("</li>")
         self.html('</ol><div class="nl-quiz-announce visually-hidden" aria-live="polite"></div>')
 
-    def numeric(self, placeholder: str, variants: list[dict]) -> None:
+    def numeric(self, placeholder: str) -> None:
         q = self.q
         input_id = f"{self.dom_id}-answer"
         self.html(

@@ -13,67 +13,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .bank import (
+from .fields import as_numbers, parse_choices, variant_args
+from .model import (
+    TYPES,
     Feedback,
     Question,
+    QuizType,
     Variant,
     WrongAnswer,
-    as_numbers,
     fill,
-    parse_choices,
+    get_type,
+    register,
     template_names,
-    variant_args,
     verdict,
 )
 from .numbers import numbers_match, parse_numbers
 
-TYPES: dict[str, QuizType] = {}
-
-
-def register(cls):
-    """Class decorator: make a quiz type available to banks under ``cls.name``."""
-    TYPES[cls.name] = cls()
-    return cls
-
-
-def get_type(name: str) -> QuizType:
-    try:
-        return TYPES[name]
-    except KeyError:
-        raise KeyError(f"no quiz type {name!r}; known: {', '.join(TYPES)}") from None
-
-
-class QuizType:
-    name: str = ""
-    label: str = ""  # shown before the prompt, e.g. "Quiz (one answer):"
-    bank_keys: tuple[str, ...] = ()  # keys a bank may give besides id, type, prompt, explain
-    gives_up: bool = False  # offers "Show the answer" (:meth:`reveal`) to a reader who is stuck
-
-    def parse(self, raw: dict, common: dict, fail: Callable[[str], None]) -> Question:
-        raise NotImplementedError
-
-    def check(self, q: Question, response: Any, variant: int = 0) -> Feedback:
-        raise NotImplementedError
-
-    def html(self, q: Question, out) -> None:
-        """Emit the answer area through ``out`` (normlab.book.quiz_directive.QuizHtml):
-        ``out.html(markup)``, ``out.text(markdown, css_class)``, ``out.explanation(...)``."""
-        raise NotImplementedError
-
-    def widget(self, q: Question, live):
-        """The live input: an object with ``.box`` (an ipywidget) and ``.response()``
-        (None while unanswered); ``live`` is the QuizWidget (``live.markdown(text)``)."""
-        raise NotImplementedError
-
-    def is_solved(self, q: Question, response: Any) -> bool:
-        return self.check(q, response).correct
-
-    def reveal(self, q: Question, variant: int = 0) -> Feedback:
-        """The answer and every explanation, for a reader who gives up (types with ``gives_up``)."""
-        raise NotImplementedError(f"a {self.name} question has no 'Show the answer'")
-
-
-# ---------------------------------------------------------------------------
+# A key this much longer (in characters) than every other option gives itself away.
+LONGEST_KEY_RATIO = 1.5
 
 
 @register
@@ -96,6 +53,16 @@ class SingleChoice(QuizType):
 
     def widget(self, q, live):
         return live.option_rows(exclusive=True)
+
+    def give_aways(self, q):
+        key = next(c for c in q.choices if c.correct)
+        others = [len(c.text) for c in q.choices if not c.correct]
+        if others and len(key.text) > LONGEST_KEY_RATIO * max(others):
+            return [
+                f"the key is the longest option by far ({len(key.text)} characters, the next "
+                f"{max(others)}): a reader who picks the longest option wins; reword the options"
+            ]
+        return []
 
 
 @register
@@ -123,6 +90,9 @@ class MultipleChoice(SingleChoice):
 
     def widget(self, q, live):
         return live.option_rows(exclusive=False)
+
+    def give_aways(self, q):
+        return []  # several keys: the longest option is no tell
 
 
 @register
@@ -284,10 +254,18 @@ class Numeric(QuizType):
         return Feedback(False, verdict(False), general)
 
     def html(self, q, out):
-        out.numeric(
-            placeholder(q),
-            [{"params": v.params, "answer": list(v.answer), "wrong": [list(w) for w in v.wrong]} for v in q.variants],
-        )
+        out.numeric(placeholder(q))
+
+    def general_explanation(self, q, out):
+        pass  # out.numeric placed it, after the wrong answers' explanations
+
+    def variant_data(self, q):
+        return [{"params": v.params, "answer": list(v.answer), "wrong": [list(w) for w in v.wrong]} for v in q.variants]
+
+    def answer_key(self, q, variant=0):
+        return self.keys(q, variant)[0]
+
+    empty_response = "Type an answer first."
 
     def widget(self, q, live):
         return live.text_input(placeholder(q))

@@ -18,8 +18,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from .bank import Feedback, Question, load_banks
-from .types import Numeric
+from .bank import load_banks
+from .model import Feedback, Question
 
 _MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$", re.DOTALL)
 
@@ -191,9 +191,7 @@ class QuizWidget:
     def _check(self):
         response = self.response()
         if response is None or response == "":
-            self.feedback.value = (
-                "Choose an answer first." if self.question.type != "numeric" else "Type an answer first."
-            )
+            self.feedback.value = self.question.kind.empty_response
             return
         self.show_feedback(self.question.check(response, self.variant))
 
@@ -221,7 +219,7 @@ class QuizWidget:
 
     def key(self):
         """The answer of the variant on screen (for tests and instructors)."""
-        return Numeric.keys(self.question, self.variant)[0]
+        return self.question.kind.answer_key(self.question, self.variant)
 
     def _reset(self):
         q = self.question
