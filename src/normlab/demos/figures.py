@@ -18,21 +18,29 @@ from __future__ import annotations
 
 import math
 import sys
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..nn.blocks import BLOCKS, PLACEMENTS
+from ..nn.blocks import PLACEMENTS
 from ..page.widgets import figure_html, min_font_pt, precomputed_demo
 
 LOSS_WINDOW = 10  # steps in each point of a demo's loss curve
 
-# One colour, marker and dash per placement, on every page of the book (issue 14.3): the
-# placement classes carry them (Block.color, .marker, .linestyle in normlab/nn/blocks.py).
-PLACEMENT_STYLE = {
-    name: {"color": BLOCKS[name].color, "marker": BLOCKS[name].marker, "linestyle": BLOCKS[name].linestyle}
-    for name in PLACEMENTS
+# One colour, marker and dash per placement, on every page of the book (issue 14.3), keyed
+# by the placement's name (normlab.nn.blocks.PLACEMENTS): the Tableau colours matplotlib
+# users know, post red, pre blue; placements whose curves can lie on top of each other
+# (sandwich/res-post, pre/parallel) differ in marker and dash.
+PLACEMENT_STYLE: dict[str, dict[str, Any]] = {
+    "post": {"color": "#d62728", "marker": "o", "linestyle": "-"},
+    "pre": {"color": "#1f77b4", "marker": "s", "linestyle": "-"},
+    "sandwich": {"color": "#2ca02c", "marker": "^", "linestyle": "--"},
+    "res-post": {"color": "#9467bd", "marker": "v", "linestyle": ":"},
+    "deepnorm": {"color": "#ff7f0e", "marker": "D", "linestyle": "-."},
+    "parallel": {"color": "#8c564b", "marker": "x", "linestyle": (0, (6, 2))},
 }
+assert list(PLACEMENT_STYLE) == list(PLACEMENTS), "one style per placement, in PLACEMENTS order"
 PLACEMENT_COLORS = {name: style["color"] for name, style in PLACEMENT_STYLE.items()}
 GUIDE = {"color": "#444444", "linestyle": "--", "linewidth": 1.2}  # theory lines and bounds
 

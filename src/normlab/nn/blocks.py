@@ -15,8 +15,9 @@ sits relative to the residual add:
 class attributes say everything the rest of normlab needs to know about it: ``formula``,
 ``wiring`` (the order of the operations on one sub-layer), ``final_norm`` (does a stack of
 these blocks end with one more norm), ``stream_at`` (where its residual stream is
-measured), ``sublayer`` (one sub-layer as a function of ``(x, f, norm)``), ``models`` and how
-every figure of the book draws it (``color``, ``marker``, ``linestyle``).
+measured), ``sublayer`` (one sub-layer as a function of ``(x, f, norm)``), ``prescribes_init``
+(its initialisation is part of it) and ``models``. How a figure draws a placement is the
+demos' business (``normlab.demos.figures.PLACEMENT_STYLE``, keyed by placement name).
 Defining a subclass with a new ``placement`` registers it in ``BLOCKS``.
 
 ``Block(..., placement="pre")`` returns the subclass for a placement chosen by name.
@@ -138,12 +139,9 @@ class Block(nn.Module):
     stream_at: str = "output"  # "output" | "last norm input": where the residual stream is measured
     sublayer: Callable | None = None  # staticmethod (x, f, norm) -> y for one sub-layer
     models: tuple[str, ...] = ()
-    # How every figure of the book draws this placement (normlab.demos.figures.PLACEMENT_STYLE):
-    # the Tableau colours matplotlib users know, post red, pre blue; placements whose curves
-    # can lie on top of each other (sandwich/res-post, pre/parallel) differ in marker and dash.
-    color: str = "#555555"
-    marker: str = "o"
-    linestyle: str | tuple = "-"
+    # the placement's own initialisation is part of it (DeepNorm's beta): a study that
+    # re-initialises the weights of its blocks leaves such a block alone
+    prescribes_init: bool = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -222,9 +220,6 @@ class PostNormBlock(Block):
     """y = LN(x + F(x)): the norm sits on the residual stream itself."""
 
     placement = "post"
-    color = "#d62728"
-    marker = "o"
-    linestyle = "-"
     formula = "y = LN(x + F(x))"
     wiring = Wiring(("F",), ("LN",))
     final_norm = False  # each block already ends with a norm (BERT has no final LN)
@@ -243,9 +238,6 @@ class PreNormBlock(Block):
     """y = x + F(LN(x)): the identity path is never normalised."""
 
     placement = "pre"
-    color = "#1f77b4"
-    marker = "s"
-    linestyle = "-"
     formula = "y = x + F(LN(x))"
     wiring = Wiring(("LN", "F"))
     sublayer = staticmethod(lambda x, f, norm: x + f(norm(x)))
@@ -262,9 +254,6 @@ class SandwichBlock(Block):
     """y = x + LN(F(LN(x))): pre-norm plus a norm on each branch's output."""
 
     placement = "sandwich"
-    color = "#2ca02c"
-    marker = "^"
-    linestyle = "--"
     formula = "y = x + LN(F(LN(x)))"
     wiring = Wiring(("LN", "F", "LN"))
     sublayer = staticmethod(lambda x, f, norm: x + norm(f(norm(x))))
@@ -285,9 +274,6 @@ class ResPostNormBlock(Block):
     """y = x + LN(F(x)): the norm on the branch's output (Swin V2; the course text's form)."""
 
     placement = "res-post"
-    color = "#9467bd"
-    marker = "v"
-    linestyle = ":"
     formula = "y = x + LN(F(x))"
     wiring = Wiring(("F", "LN"))
     sublayer = staticmethod(lambda x, f, norm: x + norm(f(x)))
@@ -308,13 +294,11 @@ class DeepNormBlock(Block):
     """
 
     placement = "deepnorm"
-    color = "#ff7f0e"
-    marker = "D"
-    linestyle = "-."
     formula = "y = LN(α·x + F(x)),  F's weights ×β at init"
     wiring = Wiring(("F",), ("LN",), identity_scale="×α")
     final_norm = False
     stream_at = "last norm input"
+    prescribes_init = True
     models = ("DeepNet (Wang et al. 2022)",)
 
     def init_weights(self):
@@ -352,9 +336,6 @@ class ParallelBlock(Block):
     """
 
     placement = "parallel"
-    color = "#8c564b"
-    marker = "x"
-    linestyle = (0, (6, 2))
     formula = "y = x + Attn(LN(x)) + FFN(LN(x))"
     wiring = Wiring(("LN", "Attn + FFN"))
     models = ("GPT-J", "PaLM")

@@ -123,7 +123,7 @@ def build_stack(placement: str, n_layers: int, setting: Setting = Setting(), see
             block.ffn.linear1,
             block.ffn.linear2,
         )
-        if setting.init == "xavier" and placement != "deepnorm":  # DeepNorm has its own init
+        if setting.init == "xavier" and not block.prescribes_init:  # e.g. DeepNorm's beta
             for linear in linears:
                 nn.init.xavier_normal_(linear.weight)
                 nn.init.zeros_(linear.bias)
