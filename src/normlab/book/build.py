@@ -57,7 +57,7 @@ def toc_files(root: Path) -> list[Path]:
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     names = [toc["root"]]
 
-    def walk(node):
+    def walk(node) -> None:
         if isinstance(node, dict):
             if "file" in node:
                 names.append(node["file"])

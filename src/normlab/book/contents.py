@@ -18,6 +18,7 @@ import ast
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 ADMONITIONS = (
     "admonition",
@@ -263,20 +264,20 @@ def _build_manager():
     if inspect.iscoroutinefunction(base.get):
 
         class ChapterContentsManager(_ReadableChapters, base):
-            async def get(self, path, content=True, type=None, format=None, **kwargs):
+            async def get(self, path, content: bool = True, type=None, format=None, **kwargs):
                 return self._readable(
                     await super().get(path, content=content, type=type, format=format, **kwargs), path
                 )
 
-            async def save(self, model, path=""):
+            async def save(self, model, path: str = ""):
                 return await super().save(self._myst(model, path), path)
     else:
 
         class ChapterContentsManager(_ReadableChapters, base):
-            def get(self, path, content=True, type=None, format=None, **kwargs):
+            def get(self, path, content: bool = True, type=None, format=None, **kwargs: Any):
                 return self._readable(super().get(path, content=content, type=type, format=format, **kwargs), path)
 
-            def save(self, model, path=""):
+            def save(self, model, path: str = ""):
                 return super().save(self._myst(model, path), path)
 
     ChapterContentsManager.__doc__ = (

@@ -27,7 +27,7 @@ def exercise_summary(notebook) -> dict:
     return summary
 
 
-def check_feedback(check, answer, code: str = ""):
+def check_feedback(check, answer, code: str = "") -> str:
     """What a student sees when an exercise's visible check runs on ``answer``: the
     check's printed lines if it passes, its message if it fails. Returns HTML (with the
     answer's ``code`` above the feedback)."""

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
@@ -183,7 +184,7 @@ class QuizHtml:
     The question's type draws its answer area with :meth:`options`, :meth:`ordering` or
     :meth:`numeric` (or its own, from these primitives)."""
 
-    def __init__(self, directive: QuizDirective, question: Question):
+    def __init__(self, directive: QuizDirective, question: Question) -> None:
         self.directive = directive
         self.q = question
         self.out: list[nodes.Node] = []
@@ -337,12 +338,12 @@ def collect_questions(app: Sphinx, doctree: nodes.document) -> None:
         env.normlab_quizzes[env.docname] = found
 
 
-def purge_doc(app, env, docname) -> None:
+def purge_doc(app: Sphinx, env: BuildEnvironment, docname) -> None:
     getattr(env, "normlab_quizzes", {}).pop(docname, None)
     getattr(env, "normlab_progress_pages", set()).discard(docname)
 
 
-def merge_info(app, env, docnames, other) -> None:
+def merge_info(app: Sphinx, env: BuildEnvironment, docnames, other) -> None:
     if not hasattr(env, "normlab_quizzes"):
         env.normlab_quizzes = {}
     env.normlab_progress_pages = getattr(env, "normlab_progress_pages", set()) | (
@@ -411,13 +412,13 @@ def plain_prompt(q: Question, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + " …"
 
 
-def progress_outdated(app, env, added, changed, removed) -> list[str]:
+def progress_outdated(app: Sphinx, env: BuildEnvironment, added, changed, removed) -> list[str]:
     """The progress page lists every chapter's questions: rebuild it when any changes."""
     pages = getattr(env, "normlab_progress_pages", set())
     return sorted(pages) if (added or changed or removed) else []
 
 
-def _reading_order(env) -> list[str]:
+def _reading_order(env: BuildEnvironment) -> list[str]:
     """Documents in table-of-contents order (the root first), then any others."""
     seen: list[str] = []
 

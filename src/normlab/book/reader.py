@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from sphinx.application import Sphinx
 
@@ -157,7 +158,7 @@ def make_index_transform():
         # before the domains collect the page's index entries (SphinxDomains, 850)
         default_priority = 840
 
-        def apply(self, **kwargs) -> None:
+        def apply(self, **kwargs: Any) -> None:
             index_term_references(self.document)
 
     return IndexTermReferences

@@ -21,6 +21,7 @@ import sys
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..nn.blocks import PLACEMENTS
@@ -48,7 +49,7 @@ FIGURE_WIDTH = 4.2  # inches; tall figures keep this width and grow in height
 BASE_FONT = math.ceil(min_font_pt(FIGURE_WIDTH) * 2) / 2  # points, the smallest text used
 
 
-def placement_style(placement: str, markersize: float = 5, **overrides) -> dict:
+def placement_style(placement: str, markersize: float = 5, **overrides: Any) -> dict:
     """Keyword arguments for ``ax.plot`` that draw ``placement`` as everywhere in the book."""
     if placement not in PLACEMENT_STYLE:
         raise ValueError(f"unknown placement {placement!r}; expected one of {list(PLACEMENT_STYLE)}")
@@ -93,7 +94,7 @@ def styled(draw):
     import functools
 
     @functools.wraps(draw)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any):
         with _style():
             return draw(*args, **kwargs)
 
@@ -108,7 +109,7 @@ def smooth(values, window: int = LOSS_WINDOW) -> np.ndarray:
     return np.convolve(values, np.ones(window) / window, mode="valid")
 
 
-def plot_loss_curves(ax, losses, placement: str, label: str) -> None:
+def plot_loss_curves(ax: Axes, losses, placement: str, label: str) -> None:
     """The training losses of a seed ensemble: each seed's LOSS_WINDOW-step mean as a faint
     line, and their median over the seeds still training at each step as a bold one (a
     run that diverged stops where its loss became non-finite)."""
@@ -124,7 +125,7 @@ def plot_loss_curves(ax, losses, placement: str, label: str) -> None:
     ax.plot(steps, np.nanmedian(padded, axis=0), **style, linewidth=2, label=label)
 
 
-def legend_below(ax, ncol: int = 1, **kwargs):
+def legend_below(ax: Axes, ncol: int = 1, **kwargs: Any):
     """The legend of ``ax`` under it, so it never covers a curve. A figure of one panel gets
     it as the figure's legend, placed by the constrained layout and centred on the figure
     (a legend as wide as the figure fits). In a figure of several panels each panel's legend
@@ -151,7 +152,7 @@ def legend_below(ax, ncol: int = 1, **kwargs):
     )
 
 
-def _x_axis_depth(ax) -> float:
+def _x_axis_depth(ax: Axes) -> float:
     """Inches from the bottom of ``ax`` to the bottom of its x axis (ticks, tick labels and
     label), plus a small gap: the same wherever the layout later moves the panel."""
     fig = ax.get_figure()
@@ -165,7 +166,7 @@ def _plain_power(value, _position) -> str:
     return f"{value:.0e}".replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
 
 
-def log_axes(ax, x: bool = True, y: bool = True, xticks=None, y_subs=(1.0,)) -> None:
+def log_axes(ax: Axes, x: bool = True, y: bool = True, xticks=None, y_subs=(1.0,)) -> None:
     """Log scale on the chosen axes, without minor ticks and with plain-text labels
     ("1e5"): mathtext tick labels over many decades make each render slow.
     ``y_subs=(1, 2, 5)`` labels 1, 2 and 5 times each power of ten (for short ranges)."""
@@ -197,7 +198,7 @@ def demo_widget(module_name: str, live: bool | None = None):
     return precomputed_demo(module.render, module.CONTROLS, live=live, cache_key=demo_config(module))
 
 
-def show_figure(fig, alt: str, caption: str = ""):
+def show_figure(fig: Figure, alt: str, caption: str = ""):
     """A chapter's static figure as a cell output: the same 2x image as the demos', with
     alt text and a caption (an HTML ``<figure>``, rendered by myst-nb and JupyterLab)."""
     from IPython.display import HTML

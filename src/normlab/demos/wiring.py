@@ -14,6 +14,7 @@ import functools
 
 import torch
 from matplotlib.patches import FancyBboxPatch
+from torch import Tensor
 
 from ..nn.blocks import BLOCKS, PLACEMENTS
 from ..nn.stack import TransformerStack
@@ -51,7 +52,7 @@ def draw(placement: str):
     def width_of(text: str) -> float:
         return max(0.9, char * len(text) + 0.35)
 
-    def box(x, y, text, edge, linestyle="-"):
+    def box(x: Tensor, y, text, edge, linestyle: str = "-") -> None:
         w = width_of(text)
         ax.add_patch(
             FancyBboxPatch(

@@ -13,12 +13,18 @@ through its attributes: this module never imports ``transformers``.
 
 from __future__ import annotations
 
+from typing import Any, NoReturn
+
 import torch
 from torch import nn
 
 from ..nn.blocks import Block
 from ..nn.feedforward import make_activation
 from ..nn.stack import TransformerStack
+
+# A transformers layer or model, read through its attributes. transformers is never
+# imported here (nor at type-checking time), so its classes are not spelled out.
+HFModule = Any
 
 _ACTIVATIONS = {
     "relu": "relu",
@@ -39,19 +45,19 @@ _UNREPRESENTABLE = {
 }
 
 
-def _refuse(layer, feature: str):
+def _refuse(layer: HFModule, feature: str) -> NoReturn:
     raise NotImplementedError(
         f"from_hf cannot represent {type(layer).__name__}: it uses {feature}, which normlab's blocks do not have"
     )
 
 
-def _activation(layer, name: str) -> str:
+def _activation(layer: HFModule, name: str) -> str:
     if not isinstance(name, str) or name not in _ACTIVATIONS:
         _refuse(layer, f"the activation {name!r} (normlab has {sorted(set(_ACTIVATIONS.values()))})")
     return _ACTIVATIONS[name]
 
 
-def _rope(layer, params: dict) -> float:
+def _rope(layer: HFModule, params: dict) -> float:
     """The RoPE base from a config's rope_parameters; refuses scaled variants."""
     kind = params.get("rope_type", "default")
     if kind != "default":
@@ -62,6 +68,7 @@ def _rope(layer, params: dict) -> float:
 def _copy(dst: nn.Linear, weight: torch.Tensor, bias: torch.Tensor | None = None) -> None:
     dst.weight.copy_(weight)
     if dst.bias is not None:
+        assert bias is not None, "the layer has a bias where the block has one"
         dst.bias.copy_(bias)
 
 
@@ -69,12 +76,13 @@ def _copy_linear(dst: nn.Linear, src: nn.Linear) -> None:
     _copy(dst, src.weight, src.bias)
 
 
-def _copy_conv1d(dst: nn.Linear, src) -> None:
+def _copy_conv1d(dst: nn.Linear, src: HFModule) -> None:
     """GPT-2's Conv1D stores the weight as (in, out): nn.Linear's transposed."""
     _copy(dst, src.weight.t(), src.bias)
 
 
-def _copy_norm(dst: nn.Module, src: nn.Module) -> None:
+def _copy_norm(dst: Any, src: HFModule) -> None:
+    """Gain (and bias, where ``dst`` has one) of a normlab norm from the layer's norm."""
     dst.weight.copy_(src.weight)
     if getattr(dst, "bias", None) is not None:
         dst.bias.copy_(src.bias)
@@ -94,7 +102,7 @@ def _bias(linear: nn.Linear) -> bool:
 # --------------------------------------------------------------------------- one mapping per family
 
 
-def _gpt2(layer) -> Block:
+def _gpt2(layer: HFModule) -> Block:
     attn, mlp, cfg = layer.attn, layer.mlp, layer.attn.config
     if getattr(attn, "is_cross_attention", False) or hasattr(layer, "crossattention"):
         _refuse(layer, "cross-attention")
@@ -128,7 +136,7 @@ def _gpt2(layer) -> Block:
     return block
 
 
-def _bert(layer) -> Block:
+def _bert(layer: HFModule) -> Block:
     self_attn, cfg = layer.attention.self, layer.attention.self.config
     if layer.is_decoder or getattr(layer, "add_cross_attention", False):
         _refuse(layer, "a decoder with cross-attention")
@@ -155,7 +163,7 @@ def _bert(layer) -> Block:
     return block
 
 
-def _opt(layer) -> Block:
+def _opt(layer: HFModule) -> Block:
     attn, cfg = layer.self_attn, layer.self_attn.config
     if not cfg.layer_norm_elementwise_affine:
         _refuse(layer, "LayerNorm without a learned gain and bias")
@@ -183,15 +191,15 @@ def _opt(layer) -> Block:
 
 
 def _gated_decoder(
-    layer,
+    layer: HFModule,
     placement: str,
     norms: dict[str, str],
     *,
-    unit_offset=False,
-    qk_norm=None,
-    rope_params=None,
-    attn_scale=None,
-    activation_name=None,
+    unit_offset: bool = False,
+    qk_norm: str | None = None,
+    rope_params: dict[str, Any] | None = None,
+    attn_scale: float | None = None,
+    activation_name: str | None = None,
 ) -> Block:
     """LLaMA's family: separate q/k/v/o projections, a gated MLP, RMSNorms, RoPE."""
     attn, mlp, cfg = layer.self_attn, layer.mlp, layer.self_attn.config
@@ -232,7 +240,7 @@ def _gated_decoder(
     return block
 
 
-def _llama(layer) -> Block:
+def _llama(layer: HFModule) -> Block:
     return _gated_decoder(layer, "pre", {"norm1": "input_layernorm", "norm2": "post_attention_layernorm"})
 
 
@@ -245,7 +253,7 @@ GEMMA_SANDWICH_NORMS = {
 }
 
 
-def _gemma2(layer) -> Block:
+def _gemma2(layer: HFModule) -> Block:
     cfg = layer.self_attn.config
     if cfg.attn_logit_softcapping is not None:
         _refuse(
@@ -263,7 +271,7 @@ def _gemma2(layer) -> Block:
     )
 
 
-def _gemma3(layer) -> Block:
+def _gemma3(layer: HFModule) -> Block:
     attn = layer.self_attn
     cfg = attn.config
     if getattr(cfg, "attn_logit_softcapping", None) is not None:
@@ -281,13 +289,13 @@ def _gemma3(layer) -> Block:
     )
 
 
-def _olmo2(layer) -> Block:
+def _olmo2(layer: HFModule) -> Block:
     return _gated_decoder(
         layer, "res-post", {"norm1": "post_attention_layernorm", "norm2": "post_feedforward_layernorm"}, qk_norm="all"
     )
 
 
-def _gptj(layer) -> Block:
+def _gptj(layer: HFModule) -> Block:
     attn, mlp, cfg = layer.attn, layer.mlp, layer.attn.config
     head_dim = attn.head_dim
     block = Block(
@@ -314,7 +322,7 @@ def _gptj(layer) -> Block:
     return block
 
 
-def _gpt_neox(layer) -> Block:
+def _gpt_neox(layer: HFModule) -> Block:
     attn, mlp, cfg = layer.attention, layer.mlp, layer.attention.config
     d, heads, head_dim = cfg.hidden_size, cfg.num_attention_heads, attn.head_size
     parallel = layer.use_parallel_residual
@@ -390,7 +398,7 @@ def from_hf_model(model: nn.Module) -> TransformerStack:
     return builders[name](model).train(model.training)
 
 
-def _stack_like(blocks: list[Block], vocab_size: int, max_seq_len: int, **options) -> TransformerStack:
+def _stack_like(blocks: list[Block], vocab_size: int, max_seq_len: int, **options: Any) -> TransformerStack:
     cfg = blocks[0].config
     fields = {
         f: getattr(cfg, f) for f in cfg.__dataclass_fields__ if f not in ("d_model", "n_heads", "d_ff", "n_layers")
@@ -410,7 +418,7 @@ def _stack_like(blocks: list[Block], vocab_size: int, max_seq_len: int, **option
     return stack
 
 
-def _gpt2_model(model) -> TransformerStack:
+def _gpt2_model(model: HFModule) -> TransformerStack:
     body, cfg = model.transformer, model.config
     stack = _stack_like([from_hf(layer) for layer in body.h], cfg.vocab_size, cfg.n_positions, lm_head_bias=False)
     with torch.no_grad():
@@ -421,7 +429,7 @@ def _gpt2_model(model) -> TransformerStack:
     return stack
 
 
-def _llama_model(model) -> TransformerStack:
+def _llama_model(model: HFModule) -> TransformerStack:
     body, cfg = model.model, model.config
     stack = _stack_like(
         [from_hf(layer) for layer in body.layers],
@@ -437,7 +445,7 @@ def _llama_model(model) -> TransformerStack:
     return stack
 
 
-def _bert_model(model) -> TransformerStack:
+def _bert_model(model: HFModule) -> TransformerStack:
     body, cfg = model.bert, model.config
     emb = body.embeddings
     stack = _stack_like(

@@ -123,7 +123,7 @@ HF_LAYERS = {
     "GPTNeoXLayer": ("gpt_neox", "GPTNeoXLayer", {}),
 }
 # layers from_hf refuses (with the feature it cannot represent); tiny_hf_layer builds them too
-REFUSED_LAYERS = {
+REFUSED_LAYERS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "T5Block": ("t5", "T5Block", {}),
     "BloomBlock": ("bloom", "BloomBlock", {}),
 }

@@ -9,17 +9,18 @@ the window it changes nothing, and normlab's block attends to the whole (causal)
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from .convert import FROM_HF
+from .convert import FROM_HF, HFModule
 
 CAUSAL = {name for name in FROM_HF if name != "BertLayer"}
 
 
 def hf_attention_mask(
-    key_padding_mask: torch.Tensor | None, batch: int, seq: int, causal: bool, dtype=torch.float32
+    key_padding_mask: torch.Tensor | None, batch: int, seq: int, causal: bool, dtype: torch.dtype = torch.float32
 ) -> torch.Tensor | None:
     """The 4-D additive mask (batch, 1, seq, seq) a transformers layer takes: 0 where a query
     may look, the dtype's minimum where it may not (the model builds this from its inputs)."""
@@ -33,7 +34,7 @@ def hf_attention_mask(
     return torch.zeros(blocked.shape, dtype=dtype).masked_fill(blocked, torch.finfo(dtype).min)
 
 
-def _rotary(layer, x, positions):
+def _rotary(layer: HFModule, x: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
     """(cos, sin) from the layer family's own rotary module, as its model computes them."""
     name = type(layer).__name__
     prefix = name.removesuffix("DecoderLayer").removesuffix("Layer")
@@ -53,7 +54,7 @@ def run_hf_layer(layer: nn.Module, x: torch.Tensor, key_padding_mask: torch.Tens
     batch, seq, _ = x.shape
     mask = hf_attention_mask(key_padding_mask, batch, seq, name in CAUSAL, x.dtype)
     positions = torch.arange(seq)[None].expand(batch, seq)
-    kwargs = {"attention_mask": mask}
+    kwargs: dict[str, Any] = {"attention_mask": mask}
     if name in ("GPTJBlock", "OPTDecoderLayer"):
         kwargs["position_ids"] = positions
     elif name not in ("GPT2Block", "BertLayer"):

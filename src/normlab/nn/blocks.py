@@ -32,9 +32,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from .attention import MultiHeadSelfAttention
 from .feedforward import FeedForward, GatedFeedForward
@@ -132,6 +133,14 @@ class Block(nn.Module):
     activation=..., causal=..., n_layers=..., **more BlockConfig fields)``.
     """
 
+    # Sub-modules are read by name across normlab, by learners and by from_hf. The FFN is a
+    # FeedForward or a GatedFeedForward (config.gated), a norm any of NORMS, and studies put
+    # wrappers in their place (NormedOutput, ...), so they are typed by what readers may do.
+    attn: Any
+    ffn: Any
+    norm1: Any
+    norm2: Any
+
     placement: str = ""
     formula: str = ""
     wiring: Wiring = Wiring(())
@@ -143,14 +152,14 @@ class Block(nn.Module):
     # re-initialises the weights of its blocks leaves such a block alone
     prescribes_init: bool = False
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         # the first class to name a placement owns it; a subclass that reuses the name
         # (a variant in a case study, a learner's copy) does not replace it
         if cls.__dict__.get("placement") and cls.placement not in BLOCKS:
             BLOCKS[cls.placement] = cls
 
-    def __new__(cls, *args, placement: str | None = None, **kwargs):
+    def __new__(cls, *args: Any, placement: str | None = None, **kwargs: Any) -> Block:
         # Block(..., placement="post") builds a PostNormBlock, and so on.
         if cls is Block:
             if placement not in BLOCKS:
@@ -158,7 +167,7 @@ class Block(nn.Module):
             cls = BLOCKS[placement]
         return super().__new__(cls)
 
-    def __init__(self, *args, placement: str | None = None, **kwargs):
+    def __init__(self, *args: Any, placement: str | None = None, **kwargs: Any) -> None:
         super().__init__()
         if placement is not None and placement != self.placement:
             raise ValueError(f"{type(self).__name__} has placement {self.placement!r}, not {placement!r}")
@@ -227,7 +236,7 @@ class PostNormBlock(Block):
     sublayer = staticmethod(lambda x, f, norm: norm(x + f(x)))
     models = ("Transformer 2017", "BERT", "GPT-1")
 
-    def forward(self, x, key_padding_mask=None):
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
         self._check(x)
         x = self.norm1(x + self._sa_block(x, key_padding_mask))
         x = self.norm2(x + self._ff_block(x))
@@ -243,7 +252,7 @@ class PreNormBlock(Block):
     sublayer = staticmethod(lambda x, f, norm: x + f(norm(x)))
     models = ("GPT-2/3", "T5", "LLaMA")
 
-    def forward(self, x, key_padding_mask=None):
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
         self._check(x)
         x = x + self._sa_block(self.norm1(x), key_padding_mask)
         x = x + self._ff_block(self.norm2(x))
@@ -259,11 +268,11 @@ class SandwichBlock(Block):
     sublayer = staticmethod(lambda x, f, norm: x + norm(f(norm(x))))
     models = ("CogView", "Gemma 2/3")
 
-    def _add_modules(self):
+    def _add_modules(self) -> None:
         self.norm3 = self.config.make_norm()  # after attention
         self.norm4 = self.config.make_norm()  # after the FFN
 
-    def forward(self, x, key_padding_mask=None):
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
         self._check(x)
         x = x + self.norm3(self._sa_block(self.norm1(x), key_padding_mask))
         x = x + self.norm4(self._ff_block(self.norm2(x)))
@@ -279,7 +288,7 @@ class ResPostNormBlock(Block):
     sublayer = staticmethod(lambda x, f, norm: x + norm(f(x)))
     models = ("Swin V2", "OLMo 2")
 
-    def forward(self, x, key_padding_mask=None):
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
         self._check(x)
         x = x + self.norm1(self._sa_block(x, key_padding_mask))
         x = x + self.norm2(self._ff_block(x))
@@ -301,7 +310,7 @@ class DeepNormBlock(Block):
     prescribes_init = True
     models = ("DeepNet (Wang et al. 2022)",)
 
-    def init_weights(self):
+    def init_weights(self) -> None:
         self.alpha = (2 * self.n_layers) ** 0.25
         self.beta = (8 * self.n_layers) ** -0.25
         # The DeepNet paper's init (its Figure 2 pseudocode): Xavier-normal, gain beta on the
@@ -318,7 +327,7 @@ class DeepNormBlock(Block):
         ):
             nn.init.xavier_normal_(proj.weight, gain=gain)
 
-    def forward(self, x, key_padding_mask=None):
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
         self._check(x)
         x = self.norm1(self.alpha * x + self._sa_block(x, key_padding_mask))
         x = self.norm2(self.alpha * x + self._ff_block(x))
@@ -340,11 +349,11 @@ class ParallelBlock(Block):
     wiring = Wiring(("LN", "Attn + FFN"))
     models = ("GPT-J", "PaLM")
 
-    def _add_modules(self):
+    def _add_modules(self) -> None:
         if self.config.shared_norm:
             del self.norm2  # one norm feeds both branches (GPT-J, PaLM)
 
-    def forward(self, x, key_padding_mask=None):
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
         self._check(x)
         h = self.norm1(x)
         h_ffn = h if self.config.shared_norm else self.norm2(x)

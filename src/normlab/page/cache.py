@@ -41,7 +41,7 @@ class ViewCache:
     cannot be read is treated as missing.
     """
 
-    def __init__(self, key: Any, directory: Path | None = None):
+    def __init__(self, key: Any, directory: Path | None = None) -> None:
         self.key = hashlib.sha256(stable_repr(key).encode()).hexdigest()[:16]
         self.directory = directory
 

@@ -41,7 +41,7 @@ class PrecomputedDemo(widgets.VBox):
     status: widgets.HTML
     fallback: str
 
-    def _ipython_display_(self):
+    def _ipython_display_(self) -> None:
         """The widget, then (static mode) a ``<noscript>`` copy of its first view: myst-nb
         writes each output of a cell to the page, and a reader without JavaScript sees the
         copy instead of an empty box."""
@@ -59,7 +59,7 @@ class Renders:
     """The views of one demo, each rendered at most once: from memory, from the disk cache
     (when the demo has a ``cache_key``), or by calling ``render`` now."""
 
-    def __init__(self, render: Callable[..., Any], dpi: float | None, disk: ViewCache | None):
+    def __init__(self, render: Callable[..., Any], dpi: float | None, disk: ViewCache | None) -> None:
         self.render, self.dpi, self.disk = render, dpi, disk
         self.seen: dict[str, View] = {}
 

@@ -11,7 +11,11 @@ import html
 import io
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported lazily at run time
+    from matplotlib.figure import Figure
+
 
 # Figure size and resolution (one place for every figure in the book).
 # A figure is shown at most FIGURE_CSS_WIDTH CSS pixels wide (the desktop text column is
@@ -27,7 +31,7 @@ PHONE_COLUMN_CSS = 340
 MIN_TEXT_CSS = 11
 
 
-def figure_dpi(fig) -> float:
+def figure_dpi(fig: Figure) -> float:
     """The dpi that gives ``fig`` PIXEL_RATIO pixels per CSS pixel at FIGURE_CSS_WIDTH."""
     return FIGURE_CSS_WIDTH * PIXEL_RATIO / fig.get_figwidth()
 
@@ -87,7 +91,7 @@ def png_size(png: bytes) -> tuple[int, int]:
     return struct.unpack(">II", png[16:24])
 
 
-def figure_png(fig, dpi: float | None = None) -> bytes:
+def figure_png(fig: Figure, dpi: float | None = None) -> bytes:
     """PNG bytes of a matplotlib figure (the one encoder of the book's figures).
 
     ``dpi`` defaults to :func:`figure_dpi`. A figure with a layout engine (e.g.
@@ -105,7 +109,7 @@ def figure_png(fig, dpi: float | None = None) -> bytes:
     return buffer.getvalue()
 
 
-def default_alt(fig) -> str:
+def default_alt(fig: Figure) -> str:
     """Alt text from what the figure says about itself: titles, axis labels, legend."""
     parts = []
     if fig._suptitle is not None and fig._suptitle.get_text():
@@ -122,7 +126,7 @@ def default_alt(fig) -> str:
     return "chart: " + (". ".join(parts) if parts else "a figure")
 
 
-def drawn_texts(fig) -> list:
+def drawn_texts(fig: Figure) -> list:
     """The texts a drawn figure shows: not empty, visible, and no tick label of a hidden
     axis or outside its axis's view limits (matplotlib keeps such ticks, undrawn)."""
     from matplotlib.text import Text
@@ -141,12 +145,12 @@ def drawn_texts(fig) -> list:
     return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and t not in undrawn]
 
 
-def smallest_font_pt(fig) -> float:
+def smallest_font_pt(fig: Figure) -> float:
     """The smallest font size (points) of the texts a drawn figure shows."""
     return min((t.get_fontsize() for t in drawn_texts(fig)), default=0.0)
 
 
-def encode_figure(fig, alt: str | None = None, dpi: float | None = None) -> EncodedImage:
+def encode_figure(fig: Figure, alt: str | None = None, dpi: float | None = None) -> EncodedImage:
     alt = alt or default_alt(fig)
     width_in = fig.get_figwidth()
     png = figure_png(fig, dpi=dpi)  # draws the figure: its ticks exist now
@@ -154,7 +158,7 @@ def encode_figure(fig, alt: str | None = None, dpi: float | None = None) -> Enco
     return EncodedImage(png, alt, width, height, width_in, smallest_font_pt(fig))
 
 
-def figure_html(fig, alt: str | None = None) -> str:
+def figure_html(fig: Figure, alt: str | None = None) -> str:
     """A figure as an ``<img>`` with alt text (see :meth:`EncodedImage.html`)."""
     return encode_figure(fig, alt).html()
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .numbers import format_numbers
 
@@ -96,7 +96,7 @@ class Question:
         """The prompt with a variant's sizes filled in."""
         return fill(self.prompt, self.variants[variant].params) if self.variants else self.prompt
 
-    def check(self, response, variant: int = 0) -> Feedback:
+    def check(self, response: Any, variant: int = 0) -> Feedback:
         """Grade a response: an option index (single), a set of indices (multiple), a
         list of item indices in the learner's order (ordering), or text (numeric)."""
         return self.kind.check(self, response, variant)
@@ -153,7 +153,7 @@ class QuizType:
     bank_keys: tuple[str, ...] = ()  # keys a bank may give besides id, type, prompt, explain
     gives_up: bool = False  # offers "Show the answer" (:meth:`reveal`) to a reader who is stuck
 
-    def parse(self, raw: dict, common: dict, fail: Callable[[str], None]) -> Question:
+    def parse(self, raw: dict[str, Any], common: dict[str, Any], fail: Callable[[str], NoReturn]) -> Question:
         raise NotImplementedError
 
     def check(self, q: Question, response: Any, variant: int = 0) -> Feedback:
