@@ -9,6 +9,7 @@ torch, such as ``python -m normlab.book.build`` or ``python -m normlab.book.asse
 
 from importlib import import_module
 from importlib.util import find_spec
+from typing import Any
 
 _PUBLIC = {
     "studies.analysis": ["activation_norms_by_layer", "grad_norms_by_layer"],
@@ -38,7 +39,7 @@ _MODULE_OF = {name: module for module, names in _PUBLIC.items() for name in name
 __all__ = sorted(_MODULE_OF)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name not in _MODULE_OF:
         if find_spec(f"{__name__}.{name}") is not None:  # a submodule: `normlab.quiz.show(...)`
             return import_module(f".{name}", __name__)
@@ -48,5 +49,5 @@ def __getattr__(name: str):
     return value
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))

@@ -36,6 +36,7 @@ import json
 import re
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from docutils import nodes
 from sphinx.application import Sphinx
@@ -44,6 +45,9 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from ..quiz import Question, QuizBankError, QuizBankWarning, load_banks
+
+if TYPE_CHECKING:
+    from sphinx.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +77,7 @@ def raw(markup: str) -> nodes.raw:
     return nodes.raw("", markup, format="html")
 
 
-def attr(value) -> str:
+def attr(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
@@ -324,7 +328,7 @@ def collect_questions(app: Sphinx, doctree: nodes.document) -> None:
     """Note each question of a page read, with the title of its section."""
     env = app.env
     if not hasattr(env, "normlab_quizzes"):
-        env.normlab_quizzes = {}
+        env.normlab_quizzes = {}  # type: ignore[attr-defined]  # this extension's data on Sphinx's env
     found = []
     for node in doctree.findall(nodes.container):
         if "normlab_quiz_id" not in node:
@@ -335,23 +339,23 @@ def collect_questions(app: Sphinx, doctree: nodes.document) -> None:
         title = section[0].astext() if section is not None and isinstance(section[0], nodes.title) else ""
         found.append({"id": node["normlab_quiz_id"], "section": title})
     if found:
-        env.normlab_quizzes[env.docname] = found
+        env.normlab_quizzes[env.docname] = found  # type: ignore[attr-defined]  # this extension's data on Sphinx's env
 
 
-def purge_doc(app: Sphinx, env: BuildEnvironment, docname) -> None:
+def purge_doc(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
     getattr(env, "normlab_quizzes", {}).pop(docname, None)
     getattr(env, "normlab_progress_pages", set()).discard(docname)
 
 
-def merge_info(app: Sphinx, env: BuildEnvironment, docnames, other) -> None:
+def merge_info(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment) -> None:
     if not hasattr(env, "normlab_quizzes"):
-        env.normlab_quizzes = {}
-    env.normlab_progress_pages = getattr(env, "normlab_progress_pages", set()) | (
+        env.normlab_quizzes = {}  # type: ignore[attr-defined]  # this extension's data on Sphinx's env
+    env.normlab_progress_pages = getattr(env, "normlab_progress_pages", set()) | (  # type: ignore[attr-defined]  # this extension's data on Sphinx's env
         getattr(other, "normlab_progress_pages", set()) & set(docnames)
     )
     for docname in docnames:
         if docname in getattr(other, "normlab_quizzes", {}):
-            env.normlab_quizzes[docname] = other.normlab_quizzes[docname]
+            env.normlab_quizzes[docname] = other.normlab_quizzes[docname]  # type: ignore[attr-defined]  # this extension's data on Sphinx's env
 
 
 class progress_node(nodes.General, nodes.Element):
@@ -363,8 +367,8 @@ class QuizProgressDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         if not hasattr(self.env, "normlab_progress_pages"):
-            self.env.normlab_progress_pages = set()
-        self.env.normlab_progress_pages.add(self.env.docname)
+            self.env.normlab_progress_pages = set()  # type: ignore[attr-defined]  # this extension's data on Sphinx's env
+        self.env.normlab_progress_pages.add(self.env.docname)  # type: ignore[attr-defined]  # this extension's data on Sphinx's env
         return [progress_node()]
 
 
@@ -390,7 +394,7 @@ def fill_progress(app: Sphinx, doctree: nodes.document, docname: str) -> None:
                         "url": f"{uri}#quiz-{q['id']}",
                         "prompt": plain_prompt(bank[q["id"]]) if q["id"] in bank else q["id"],
                     }
-                    for q in env.normlab_quizzes[doc]
+                    for q in env.normlab_quizzes[doc]  # type: ignore[attr-defined]  # this extension's data on Sphinx's env
                 ],
             }
         )
@@ -412,9 +416,11 @@ def plain_prompt(q: Question, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + " …"
 
 
-def progress_outdated(app: Sphinx, env: BuildEnvironment, added, changed, removed) -> list[str]:
+def progress_outdated(
+    app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
+) -> list[str]:
     """The progress page lists every chapter's questions: rebuild it when any changes."""
-    pages = getattr(env, "normlab_progress_pages", set())
+    pages: set[str] = getattr(env, "normlab_progress_pages", set())
     return sorted(pages) if (added or changed or removed) else []
 
 
@@ -433,7 +439,7 @@ def _reading_order(env: BuildEnvironment) -> list[str]:
     return seen + sorted(set(getattr(env, "normlab_quizzes", {})) - set(seen))
 
 
-def add_static_files(app: Sphinx, config) -> None:
+def add_static_files(app: Sphinx, config: Config) -> None:
     config.html_static_path.append(str(STATIC_DIR))
 
 

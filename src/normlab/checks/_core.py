@@ -89,7 +89,7 @@ def expect(condition: object, message: str) -> None:
 
 
 @contextlib.contextmanager
-def quiet():
+def quiet() -> Iterator[None]:
     """Silence Python warnings (PyTorch's included) for the duration of a check."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -13,13 +13,13 @@ from __future__ import annotations
 import functools
 
 import torch
+from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
-from torch import Tensor
 
 from ..nn.blocks import BLOCKS, PLACEMENTS
 from ..nn.stack import TransformerStack
 from ..page.display import table_html
-from ..page.widgets import Control, EncodedImage, encode_figure
+from ..page.widgets import Control, EncodedImage, PrecomputedDemo, encode_figure
 from ..studies.experiments import one_thread
 from ..studies.seeds import seed_everything
 from .figures import PLACEMENT_COLORS, demo_widget, new_figure, styled
@@ -36,7 +36,7 @@ def used_by(placement: str) -> str:
 
 
 @styled
-def draw(placement: str):
+def draw(placement: str) -> Figure:
     """The diagram of one sub-layer of ``placement`` (a matplotlib Figure)."""
     block = BLOCKS[placement]
     wiring = block.wiring
@@ -52,7 +52,7 @@ def draw(placement: str):
     def width_of(text: str) -> float:
         return max(0.9, char * len(text) + 0.35)
 
-    def box(x: Tensor, y, text, edge, linestyle: str = "-") -> None:
+    def box(x: float, y: float, text: str, edge: str, linestyle: str = "-") -> None:
         w = width_of(text)
         ax.add_patch(
             FancyBboxPatch(
@@ -117,7 +117,9 @@ def alt_text(placement: str) -> str:
         if wiring.identity_is_clean
         else "passes "
         + " and ".join(
-            filter(None, [wiring.identity_scale and "a scale α", wiring.after_add and "a LayerNorm after the add"])
+            part
+            for part, on in (("a scale α", wiring.identity_scale), ("a LayerNorm after the add", wiring.after_add))
+            if on
         )
     )
     return (
@@ -158,7 +160,7 @@ def output_stats(placement: str, n_layers: int, seed: int = 0) -> dict:
     }
 
 
-def render(placement: str = "pre", n_layers: int = 6):
+def render(placement: str = "pre", n_layers: int = 6) -> list[EncodedImage | str]:
     stats = output_stats(placement, n_layers)
     rows = [
         ["input x", f"{stats['input']:.2f}"],
@@ -181,5 +183,5 @@ CONTROLS = {
 }
 
 
-def demo(live: bool | None = None):
+def demo(live: bool | None = None) -> PrecomputedDemo:
     return demo_widget(__name__, live)

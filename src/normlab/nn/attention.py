@@ -254,7 +254,9 @@ class MultiHeadSelfAttention(nn.Module):
         out = self.out_proj(out)
         return (out, weights) if need_weights else out
 
-    def _blocked_positions(self, key_padding_mask, batch, seq, device):
+    def _blocked_positions(
+        self, key_padding_mask: Tensor | None, batch: int, seq: int, device: torch.device
+    ) -> Tensor | None:
         """Bool (batch or 1, 1, seq or 1, seq), True where a query may not look."""
         blocked = None
         if self.causal:

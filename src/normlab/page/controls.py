@@ -32,7 +32,7 @@ class Control:
     label: str | None = None
     value: Any = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if len(self.values) == 0:
             raise ValueError(f"Control {self.label or ''}: needs at least one value")
         if self.kind is not None and self.kind not in KINDS:

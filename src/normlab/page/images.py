@@ -100,7 +100,7 @@ def figure_png(fig: Figure, dpi: float | None = None) -> bytes:
     notebook does not show it a second time.
     """
     buffer = io.BytesIO()
-    tight = {} if fig.get_layout_engine() is not None else {"bbox_inches": "tight", "pad_inches": 0.05}
+    tight: dict[str, Any] = {} if fig.get_layout_engine() is not None else {"bbox_inches": "tight", "pad_inches": 0.05}
     fig.savefig(buffer, format="png", dpi=dpi or figure_dpi(fig), **tight)
     if getattr(fig, "number", None) is not None:  # registered with pyplot
         import matplotlib.pyplot as plt
@@ -112,8 +112,9 @@ def figure_png(fig: Figure, dpi: float | None = None) -> bytes:
 def default_alt(fig: Figure) -> str:
     """Alt text from what the figure says about itself: titles, axis labels, legend."""
     parts = []
-    if fig._suptitle is not None and fig._suptitle.get_text():
-        parts.append(fig._suptitle.get_text())
+    suptitle = getattr(fig, "_suptitle", None)  # private: the stubs do not list it
+    if suptitle is not None and suptitle.get_text():
+        parts.append(suptitle.get_text())
     for ax in fig.get_axes():
         bits = [t for t in (ax.get_title(), ax.get_title("left")) if t]
         if ax.get_xlabel() or ax.get_ylabel():
@@ -131,7 +132,7 @@ def drawn_texts(fig: Figure) -> list:
     axis or outside its axis's view limits (matplotlib keeps such ticks, undrawn)."""
     from matplotlib.text import Text
 
-    undrawn = set()
+    undrawn: set[Text] = set()
     for ax in fig.get_axes():
         for axis in (ax.xaxis, ax.yaxis):
             low, high = sorted(axis.get_view_interval())

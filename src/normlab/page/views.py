@@ -66,10 +66,11 @@ def to_view(result: Any, dpi: float | None = None) -> View | None:
     if isinstance(result, widgets.Widget):
         return None
     if isinstance(result, (list, tuple)) and not isinstance(result, Picture):
-        parts = [to_view(r, dpi) for r in result]
-        if any(p is None for p in parts):
+        views = [to_view(r, dpi) for r in result]
+        encoded = [v for v in views if v is not None]
+        if len(encoded) < len(views):  # a widget among them
             return None
-        return View(tuple(part for view in parts for part in view.parts))
+        return View(tuple(part for view in encoded for part in view.parts))
     if isinstance(result, EncodedImage):
         return View((result,))
     if isinstance(result, Picture):

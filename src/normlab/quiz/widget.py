@@ -27,7 +27,7 @@ _MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$", re.DOTALL)
 
 
 @lru_cache(maxsize=1)
-def _markdown():
+def _markdown() -> Any:
     from markdown_it import MarkdownIt
 
     return MarkdownIt("commonmark", {"html": False})
@@ -137,7 +137,7 @@ class QuizWidget:
                 box.observe(lambda change, i=i: only_one(change, i), names="value")
         self.boxes = boxes
 
-        def response():
+        def response() -> int | set[int] | None:
             picked = {i for i, box in boxes.items() if box.value}
             if not picked:
                 return None
@@ -187,7 +187,7 @@ class QuizWidget:
         self.order[pos], self.order[other] = self.order[other], self.order[pos]
         self._draw_order()
 
-    def response(self):
+    def response(self) -> Any:
         return self.area.response()
 
     def _check(self) -> None:
@@ -219,7 +219,7 @@ class QuizWidget:
             self.variant = (self.variant + random.randrange(1, n)) % n
         self._reset()
 
-    def key(self):
+    def key(self) -> tuple[float, ...]:
         """The answer of the variant on screen (for tests and instructors)."""
         return self.question.kind.answer_key(self.question, self.variant)
 

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..nn.blocks import Block
 from .seeds import seed_base
 
 
@@ -106,7 +107,7 @@ def activation_norms_by_layer(model: nn.Module, x: torch.Tensor, squared: bool =
     return [(n.pow(2) if squared else n).mean().item() for n in norms]
 
 
-def silence_branches(block):
+def silence_branches(block: Block) -> Block:
     """Zero the last linear layer of both core functions, so F(anything) = 0 in ``block``.
 
     What is left is the wiring alone: a block whose identity path is untouched then

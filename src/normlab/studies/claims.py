@@ -92,7 +92,7 @@ def check(name: str) -> dict:
 
 
 def format_evidence(evidence: dict) -> str:
-    def short(value):
+    def short(value: Any) -> Any:
         if isinstance(value, float):
             return f"{value:.4g}"
         if isinstance(value, list | tuple):

@@ -129,7 +129,7 @@ def _scale_weights(stack: TransformerStack, names: Iterable[str], factor: float)
                 block.get_submodule(name).weight.mul_(factor)
 
 
-def _drop_norms(stack):
+def _drop_norms(stack: TransformerStack) -> TransformerStack:
     for block in stack.blocks:
         block.norm1, block.norm2 = nn.Identity(), nn.Identity()
     stack.final_norm = None

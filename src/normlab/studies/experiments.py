@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
@@ -41,7 +41,7 @@ R = TypeVar("R")
 
 
 @contextmanager
-def one_thread():
+def one_thread() -> Iterator[None]:
     """Run torch on one thread inside the block, then restore the previous count.
 
     These models are tiny: with several threads most of the time goes to waking threads,
@@ -93,7 +93,7 @@ class Setting:
     causal: bool = False
     n_classes: int = 32
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not 0.0 <= self.token_correlation <= 1.0:
             raise ValueError(f"token_correlation must be in [0, 1], got {self.token_correlation}")
         if self.init not in ("xavier", "torch"):
@@ -154,12 +154,12 @@ def make_batch(setting: Setting = Setting(), seed: int = 0) -> tuple[Tensor, Cal
     if s.loss == "ce":
         targets = torch.randint(0, s.n_classes, (s.batch * s.seq,), generator=g)
 
-        def loss_fn(out):
+        def loss_fn(out: Tensor) -> Tensor:
             return nn.functional.cross_entropy((out @ head).flatten(0, 1), targets)
     else:
         targets = torch.randint(0, s.n_classes, (s.batch,), generator=g)
 
-        def loss_fn(out):
+        def loss_fn(out: Tensor) -> Tensor:
             return nn.functional.cross_entropy(out.mean(dim=1) @ head, targets)
 
     return x, loss_fn
@@ -185,7 +185,7 @@ def mean_layer_gradients(
     return np.mean([layer_gradients(placement, n_layers, setting, s) for s in seeds], axis=0)
 
 
-def profile_slope(grads: np.ndarray) -> float:
+def profile_slope(grads: ArrayLike) -> float:
     """Least-squares slope of log(gradient) against relative layer position in [0, 1].
 
     > 0: upper layers get larger gradients (Fig. 3a, post-norm); about 0: flat.
@@ -208,7 +208,7 @@ def last_layer_gradient_vs_depth(
     return last_block_gradient_by_depth(stack, lambda seed: make_batch(setting, seed), depths, seeds)
 
 
-def loglog_slope(depths: Sequence[int], values: ArrayLike) -> float:
+def loglog_slope(depths: ArrayLike, values: ArrayLike) -> float:
     """Slope of log(values) against log(depths): -0.5 is Theorem 1's 1/sqrt(L) for pre-norm."""
     return float(np.polyfit(np.log(np.asarray(depths, float)), np.log(np.asarray(values, float)), 1)[0])
 
