@@ -36,7 +36,7 @@ A numeric question gives either ``answer:`` (a number or a list for a shape, plu
 optional ``tolerance``) or ``answer_from:``, called with ``args`` when the bank is
 loaded: a dotted path to a function in normlab, e.g. ``normlab.quiz.keys.block_output_shape``
 or ``normlab.studies.costs.crossover_seq``. With ``vary:``, normlab computes the key of every
-variant (up to :data:`MAX_VARIANTS` combinations of the listed values, the ``args`` first)
+variant (up to :data:`normlab.quiz.fields.MAX_VARIANTS` combinations of the listed values, the ``args`` first)
 when the bank is loaded; ``{{name}}`` in the prompt and in wrong answers is the variant's
 value.
 
