@@ -3,7 +3,8 @@
 #   make test   set up what the tests need (the above, chromium) and run the whole test suite
 #   make check  (authors) the fast subset: unit, quiz and exercise-check tests; no browser,
 #               no JupyterLab server, no nbgrader runs, no book build (well under a minute)
-#   make lint   ruff: lint rules and formatting checked (pyproject.toml [tool.ruff]); make test runs it
+#   make lint   ruff (lint rules, formatting), import-linter (layers, no cycles) and mypy, all
+#               configured in pyproject.toml; make test runs it
 #   make format ruff: fix what can be fixed automatically and format the code
 #   make lab    set up (.venv) and open JupyterLab on the repository: chapters open as live notebooks
 #   make formgrader  (instructors) JupyterLab with nbgrader's Formgrader on the course folder
@@ -76,9 +77,13 @@ check: $(INSTALLED)
 	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) --durations=5 -m "$(CHECK_MARKS)" $(CHECK_TESTS) $(PYTEST_ARGS)
 
 # Rules and format in pyproject.toml [tool.ruff]; `make format` fixes most findings.
+# Import contracts in [tool.importlinter]; they replace a hand-written import test. Types:
+# [tool.mypy] (src/normlab for now; the whole `files` list once autograder/ is typed).
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy src/normlab
 
 format: $(INSTALLED)
 	$(BIN)/ruff check --fix .

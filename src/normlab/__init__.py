@@ -9,6 +9,7 @@ torch, such as ``python -m normlab.book.build`` or ``python -m normlab.book.asse
 
 from importlib import import_module
 from importlib.util import find_spec
+from typing import Any
 
 _PUBLIC = {
     "studies.analysis": ["activation_norms_by_layer", "grad_norms_by_layer"],
@@ -27,7 +28,8 @@ _PUBLIC = {
         "BlockConfig",
     ],
     "nn.feedforward": ["FeedForward", "GatedFeedForward"],
-    "nn.hf": ["from_hf", "from_hf_model"],
+    "hf": ["from_hf", "from_hf_model"],
+    "nn.describe": ["describe_block"],
     "nn.norms": ["NORMS", "RMSNorm", "ScaleNorm", "make_norm"],
     "nn.shapes": ["ShapeError"],
     "nn.stack": ["TransformerStack"],
@@ -37,7 +39,7 @@ _MODULE_OF = {name: module for module, names in _PUBLIC.items() for name in name
 __all__ = sorted(_MODULE_OF)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name not in _MODULE_OF:
         if find_spec(f"{__name__}.{name}") is not None:  # a submodule: `normlab.quiz.show(...)`
             return import_module(f".{name}", __name__)
@@ -47,5 +49,5 @@ def __getattr__(name: str):
     return value
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))

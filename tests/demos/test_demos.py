@@ -4,7 +4,7 @@ form (re-renders on change) without error, and each shows what it claims to show
 import ipywidgets as widgets
 import pytest
 
-from normlab import demos
+from normlab import BLOCKS, demos
 from normlab.demos import amplification, cost, depth, gradients, shapes, stream, warmup, wiring
 from normlab.demos.case_studies import render as casestudies_render
 from normlab.demos.figures import PLACEMENT_COLORS, PLACEMENT_STYLE
@@ -94,7 +94,7 @@ def test_default_values_are_one_of_each_controls_values():
 
 
 def test_wiring_identity_path_is_clean_exactly_where_no_norm_or_scale_sits_on_it():
-    clean = {p for p in wiring.WIRINGS if wiring.identity_is_clean(p)}
+    clean = {p for p, block in BLOCKS.items() if block.wiring.identity_is_clean}
     assert clean == {"pre", "sandwich", "res-post", "parallel"}
 
 

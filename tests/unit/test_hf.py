@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from normlab import PLACEMENTS, from_hf, from_hf_model
-from normlab.nn.hf import HF_LAYERS, run_hf_layer, tiny_hf_layer, tiny_hf_model
+from normlab.hf import HF_LAYERS, run_hf_layer, tiny_hf_layer, tiny_hf_model
 
 pytest.importorskip("transformers")
 
@@ -86,7 +86,7 @@ def test_whole_model_logits_match(kind):
 
 
 def test_refuses_logit_soft_capping_by_name():
-    from normlab.nn import hf
+    from normlab import hf
 
     layer = tiny_hf_layer("Gemma2DecoderLayer")
     layer.self_attn.config.attn_logit_softcapping = 50.0

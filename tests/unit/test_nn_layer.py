@@ -1,4 +1,4 @@
-"""normlab.nn is the bottom layer: it imports torch (and transformers, for from_hf), never
+"""normlab.nn is the bottom layer: it imports torch only (transformers is normlab.hf's), never
 the rest of normlab (the lab, quizzes, demos, checks or the book's tooling)."""
 
 import ast
@@ -8,7 +8,7 @@ from pathlib import Path
 import normlab
 
 NN = Path(normlab.__file__).parent / "nn"
-ALLOWED_THIRD_PARTY = {"torch", "transformers"}
+ALLOWED_THIRD_PARTY = {"torch"}
 
 
 def imports_of(path: Path):

@@ -24,6 +24,12 @@ without Sphinx or torch.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported lazily at run time
+    from sphinx.application import Sphinx
+
+
 # The order _config.yml listed them in before they became one extension.
 EXTENSIONS = (
     "normlab.book.offline",
@@ -34,7 +40,7 @@ EXTENSIONS = (
 )
 
 
-def setup(app) -> dict:
+def setup(app: Sphinx) -> dict:
     """Sphinx entry point: set up every part of the book's extension."""
     for name in EXTENSIONS:
         app.setup_extension(name)

@@ -100,7 +100,9 @@ def unpack(asset: NpmAsset, tarball: Path, dest: Path) -> int:
             if dest.resolve() not in target.resolve().parents:
                 raise SystemExit(f"normlab.book.assets: unsafe path {member.name!r} in {tarball.name}")
             target.parent.mkdir(parents=True, exist_ok=True)
-            with tar.extractfile(member) as src, open(target, "wb") as out:
+            source = tar.extractfile(member)
+            assert source is not None  # a regular file (checked above)
+            with source as src, open(target, "wb") as out:
                 shutil.copyfileobj(src, out)
             count += 1
     if count == 0:

@@ -32,9 +32,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..page.widgets import STATIC_WIDGETS_ENV
 from .assets import find_book_root
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 PROBLEM = re.compile(r"\b(WARNING|ERROR|CRITICAL|SEVERE)\b[:\]]|Traceback \(most recent call last\)")
@@ -44,9 +48,10 @@ def jupyter_book_command(root: Path) -> list[str]:
     # the console script installed beside this interpreter (jupyter_book has no __main__)
     script = Path(sys.executable).parent / "jupyter-book"
     if not script.exists():
-        script = shutil.which("jupyter-book")
-        if script is None:
+        found = shutil.which("jupyter-book")
+        if found is None:
             raise SystemExit("normlab.book.build: `jupyter-book` not found; run `make setup`")
+        script = Path(found)
     return [str(script), "build", str(root), "--builder", "html", "-W", "-n", "--keep-going"]
 
 
@@ -57,7 +62,7 @@ def toc_files(root: Path) -> list[Path]:
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     names = [toc["root"]]
 
-    def walk(node):
+    def walk(node: object) -> None:
         if isinstance(node, dict):
             if "file" in node:
                 names.append(node["file"])
@@ -78,7 +83,7 @@ def toc_files(root: Path) -> list[Path]:
     return found
 
 
-def read_notebook(path: Path, myst_extensions: list[str]):
+def read_notebook(path: Path, myst_extensions: list[str]) -> NotebookNode | None:
     """The notebook myst-nb will build from `path` (None for a plain Markdown page)."""
     import nbformat
     from myst_nb.core.read import is_myst_markdown_notebook, read_myst_markdown_notebook
@@ -96,7 +101,7 @@ def read_notebook(path: Path, myst_extensions: list[str]):
     return read_myst_markdown_notebook(text, config=config, add_source_map=True, path=str(path))
 
 
-def execute_notebook(path: str, notebook, timeout: int):
+def execute_notebook(path: str, notebook: NotebookNode, timeout: int) -> tuple[NotebookNode, float, str | None]:
     """Run in a worker process: execute like myst-nb does; return (notebook, seconds, error)."""
     from jupyter_cache.executors.utils import single_nb_execution
 
@@ -200,6 +205,7 @@ def run_build(root: Path) -> tuple[int, list[str]]:
             stderr=subprocess.STDOUT,
             bufsize=1,
         )
+        assert process.stdout is not None  # stdout=PIPE
         for line in process.stdout:
             sys.stdout.write(line)
             log.write(line)

@@ -18,6 +18,10 @@ import ast
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 ADMONITIONS = (
     "admonition",
@@ -48,6 +52,7 @@ def _options(body: str) -> tuple[dict[str, str], str]:
     options, lines = {}, body.split("\n")
     while lines and _OPTION.match(lines[0]):
         match = _OPTION.match(lines.pop(0))
+        assert match is not None  # matched just above
         options[match["key"]] = match["value"].strip()
     return options, "\n".join(lines).strip("\n")
 
@@ -74,6 +79,7 @@ def _python_object(source: str, name: str) -> str | None:
         if node is None:
             return None
         scope = node.body
+    assert node is not None, f"empty name {name!r}"
     start = min([node.lineno] + [d.lineno for d in node.decorator_list])
     return "\n".join(lines[start - 1 : node.end_lineno])
 
@@ -100,9 +106,9 @@ def _literalinclude(arg: str, body: str, folder: Path) -> str:
     code = source
     where = ""
     if "pyobject" in options:
-        code = _python_object(source, options["pyobject"])
+        found = _python_object(source, options["pyobject"])
         where = f" `{options['pyobject']}`"
-        if code is None:
+        if found is None:
             return f"> {options['pyobject']} from {link} is included here in the book (not found in the file)."
     elif "lines" in options:
         code = _lines(source, options["lines"])
@@ -205,7 +211,7 @@ def is_chapter(path: str) -> bool:
     return Path(path).suffix in (".md", ".myst")
 
 
-def make_readable(notebook, folder: Path) -> None:
+def make_readable(notebook: NotebookNode, folder: Path) -> None:
     """Replace each markdown cell of a chapter by its readable form, keeping the MyST source
     in the cell's metadata so that :func:`restore_myst` can put it back."""
     bibliography = citation_labels(folder)
@@ -219,7 +225,7 @@ def make_readable(notebook, folder: Path) -> None:
             cell["source"] = readable
 
 
-def restore_myst(notebook, folder: Path) -> None:
+def restore_myst(notebook: NotebookNode, folder: Path) -> None:
     """Undo :func:`make_readable` before a save: a cell the learner left alone gets its MyST
     source back; a cell they edited keeps their text."""
     bibliography = citation_labels(folder)
@@ -232,51 +238,55 @@ def restore_myst(notebook, folder: Path) -> None:
             cell["source"] = original
 
 
-def _contents_manager_base():
+def _contents_manager_base() -> type:
     import jupytext
 
     return getattr(jupytext, "AsyncTextFileContentsManager", None) or jupytext.TextFileContentsManager
 
 
-def _folder(manager, path: str) -> Path:
+def _folder(manager: Any, path: str) -> Path:
     return (Path(manager.root_dir) / path.strip("/")).parent
 
 
 class _ReadableChapters:
     """Mixed into jupytext's contents manager: chapters are served readable, saved as MyST."""
 
-    def _readable(self, model, path):
+    def _readable(self, model: dict[str, Any], path: str) -> dict[str, Any]:
         if model and model.get("type") == "notebook" and model.get("content") and is_chapter(path):
             make_readable(model["content"], _folder(self, path))
         return model
 
-    def _myst(self, model, path):
+    def _myst(self, model: dict[str, Any], path: str) -> dict[str, Any]:
         if model.get("type") == "notebook" and model.get("content"):
             restore_myst(model["content"], _folder(self, path))
         return model
 
 
-def _build_manager():
-    base = _contents_manager_base()
+def _build_manager() -> type:
+    base: Any = _contents_manager_base()  # jupytext's class, whichever jupyter_server has
     import inspect
 
     if inspect.iscoroutinefunction(base.get):
 
         class ChapterContentsManager(_ReadableChapters, base):
-            async def get(self, path, content=True, type=None, format=None, **kwargs):
+            async def get(
+                self, path: str, content: bool = True, type: str | None = None, format: str | None = None, **kwargs: Any
+            ) -> dict[str, Any]:
                 return self._readable(
                     await super().get(path, content=content, type=type, format=format, **kwargs), path
                 )
 
-            async def save(self, model, path=""):
+            async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
                 return await super().save(self._myst(model, path), path)
     else:
 
-        class ChapterContentsManager(_ReadableChapters, base):
-            def get(self, path, content=True, type=None, format=None, **kwargs):
+        class ChapterContentsManager(_ReadableChapters, base):  # type: ignore[no-redef]
+            def get(
+                self, path: str, content: bool = True, type: str | None = None, format: str | None = None, **kwargs: Any
+            ) -> dict[str, Any]:
                 return self._readable(super().get(path, content=content, type=type, format=format, **kwargs), path)
 
-            def save(self, model, path=""):
+            def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
                 return super().save(self._myst(model, path), path)
 
     ChapterContentsManager.__doc__ = (
@@ -286,7 +296,7 @@ def _build_manager():
     return ChapterContentsManager
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> type:
     # Built on first use: importing normlab must not import jupytext and jupyter_server.
     if name == "ChapterContentsManager":
         manager = _build_manager()

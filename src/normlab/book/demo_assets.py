@@ -11,13 +11,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sphinx.application import Sphinx
+
+if TYPE_CHECKING:
+    from sphinx.config import Config
 
 STATIC_DIR = Path(__file__).parents[1] / "demos" / "static"
 
 
-def add_static_files(app: Sphinx, config) -> None:
+def add_static_files(app: Sphinx, config: Config) -> None:
     config.html_static_path.append(str(STATIC_DIR))
 
 

@@ -3,8 +3,14 @@ a visible check says about an answer (chapter 8 shows both)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-def exercise_summary(notebook) -> dict:
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+
+def exercise_summary(notebook: NotebookNode) -> dict:
     """Points of an nbgrader notebook, read from its cells' ``nbgrader`` metadata.
 
     Returns ``{"autograded": points of test cells, "manual": points of answers a person
@@ -27,7 +33,7 @@ def exercise_summary(notebook) -> dict:
     return summary
 
 
-def check_feedback(check, answer, code: str = ""):
+def check_feedback(check: Callable[..., Any], answer: Any, code: str = "") -> str:
     """What a student sees when an exercise's visible check runs on ``answer``: the
     check's printed lines if it passes, its message if it fails. Returns HTML (with the
     answer's ``code`` above the feedback)."""

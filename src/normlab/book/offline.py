@@ -23,11 +23,16 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
 from ..page.widgets import STATIC_WIDGETS_ENV
+
+if TYPE_CHECKING:
+    from docutils import nodes
+    from sphinx.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +47,11 @@ _REMOTE_IN_HTML = re.compile(
 _REMOTE_IN_CSS = re.compile(r"(?:url\(\s*[\"']?|@import\s+[\"'])((?:https?:)?//[^\"')\s]+)", re.IGNORECASE)
 
 
-def _name(entry) -> str:
+def _name(entry: Any) -> str:
     return entry[0] if isinstance(entry, (tuple, list)) else entry
 
 
-def drop_vendor_files(app: Sphinx, config) -> None:
+def drop_vendor_files(app: Sphinx, config: Config) -> None:
     # Without an icon link the browser asks for /favicon.ico: a 404 in the console.
     if not config.html_favicon:
         config.html_favicon = str(Path(__file__).parent / "static" / "favicon.svg")
@@ -57,12 +62,14 @@ def drop_vendor_files(app: Sphinx, config) -> None:
         logger.warning(f"{vendor} is missing: run `make assets` (widgets and math would not load offline)")
 
 
-def _is_thebe(asset) -> bool:
+def _is_thebe(asset: Any) -> bool:
     body = getattr(asset, "attributes", {}).get("body", "") or ""
     return "thebe" in str(getattr(asset, "filename", asset) or "") or "THEBE_JS_URL" in body
 
 
-def drop_thebe(app: Sphinx, pagename, templatename, context, doctree) -> None:
+def drop_thebe(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: nodes.document | None
+) -> None:
     for key in ("script_files", "css_files"):
         if key in context:
             context[key] = [asset for asset in context[key] if not _is_thebe(asset)]
@@ -83,7 +90,7 @@ def remote_loads(outdir: Path) -> list[str]:
     return found
 
 
-def check_offline(app: Sphinx, exception) -> None:
+def check_offline(app: Sphinx, exception: BaseException | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     for entry in remote_loads(Path(app.outdir)):

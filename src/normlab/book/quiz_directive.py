@@ -36,13 +36,18 @@ import json
 import re
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from ..quiz import Question, QuizBankError, QuizBankWarning, load_banks
+
+if TYPE_CHECKING:
+    from sphinx.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +77,7 @@ def raw(markup: str) -> nodes.raw:
     return nodes.raw("", markup, format="html")
 
 
-def attr(value) -> str:
+def attr(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
@@ -183,7 +188,7 @@ class QuizHtml:
     The question's type draws its answer area with :meth:`options`, :meth:`ordering` or
     :meth:`numeric` (or its own, from these primitives)."""
 
-    def __init__(self, directive: QuizDirective, question: Question):
+    def __init__(self, directive: QuizDirective, question: Question) -> None:
         self.directive = directive
         self.q = question
         self.out: list[nodes.Node] = []
@@ -229,12 +234,8 @@ class QuizHtml:
     def nodes(self) -> list[nodes.Node]:
         q = self.q
         kind = q.kind
-        variants = ""
-        if q.variants:
-            data = [
-                {"params": v.params, "answer": list(v.answer), "wrong": [list(w) for w in v.wrong]} for v in q.variants
-            ]
-            variants = f' data-variants="{attr(json.dumps(data))}"'
+        data = kind.variant_data(q)
+        variants = f' data-variants="{attr(json.dumps(data))}"' if data else ""
         self.html(
             f'<div class="nl-quiz" id="{attr(self.dom_id)}" data-quiz-id="{attr(q.id)}" '
             f'data-quiz-type="{attr(q.type)}"{variants}><fieldset class="nl-quiz-fieldset">'
@@ -243,8 +244,7 @@ class QuizHtml:
         self.text(q.prompt, "nl-quiz-prompt-text")
         self.html("</legend>")
         kind.html(q, self)
-        if q.explain and q.type != "numeric":
-            self.explanation(q.explain, ' data-general="true"')
+        kind.general_explanation(q, self)
         another = '<button type="button" class="nl-quiz-another">Try another</button> ' if len(q.variants) > 1 else ""
         give_up = '<button type="button" class="nl-quiz-reveal">Show the answer</button> ' if kind.gives_up else ""
         self.html(
@@ -303,7 +303,7 @@ class QuizHtml:
             self.html("</li>")
         self.html('</ol><div class="nl-quiz-announce visually-hidden" aria-live="polite"></div>')
 
-    def numeric(self, placeholder: str, variants: list[dict]) -> None:
+    def numeric(self, placeholder: str) -> None:
         q = self.q
         input_id = f"{self.dom_id}-answer"
         self.html(
@@ -328,7 +328,7 @@ def collect_questions(app: Sphinx, doctree: nodes.document) -> None:
     """Note each question of a page read, with the title of its section."""
     env = app.env
     if not hasattr(env, "normlab_quizzes"):
-        env.normlab_quizzes = {}
+        env.normlab_quizzes = {}  # type: ignore[attr-defined]  # this extension's data on Sphinx's env
     found = []
     for node in doctree.findall(nodes.container):
         if "normlab_quiz_id" not in node:
@@ -339,23 +339,23 @@ def collect_questions(app: Sphinx, doctree: nodes.document) -> None:
         title = section[0].astext() if section is not None and isinstance(section[0], nodes.title) else ""
         found.append({"id": node["normlab_quiz_id"], "section": title})
     if found:
-        env.normlab_quizzes[env.docname] = found
+        env.normlab_quizzes[env.docname] = found  # type: ignore[attr-defined]  # this extension's data on Sphinx's env
 
 
-def purge_doc(app, env, docname) -> None:
+def purge_doc(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
     getattr(env, "normlab_quizzes", {}).pop(docname, None)
     getattr(env, "normlab_progress_pages", set()).discard(docname)
 
 
-def merge_info(app, env, docnames, other) -> None:
+def merge_info(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment) -> None:
     if not hasattr(env, "normlab_quizzes"):
-        env.normlab_quizzes = {}
-    env.normlab_progress_pages = getattr(env, "normlab_progress_pages", set()) | (
+        env.normlab_quizzes = {}  # type: ignore[attr-defined]  # this extension's data on Sphinx's env
+    env.normlab_progress_pages = getattr(env, "normlab_progress_pages", set()) | (  # type: ignore[attr-defined]  # this extension's data on Sphinx's env
         getattr(other, "normlab_progress_pages", set()) & set(docnames)
     )
     for docname in docnames:
         if docname in getattr(other, "normlab_quizzes", {}):
-            env.normlab_quizzes[docname] = other.normlab_quizzes[docname]
+            env.normlab_quizzes[docname] = other.normlab_quizzes[docname]  # type: ignore[attr-defined]  # this extension's data on Sphinx's env
 
 
 class progress_node(nodes.General, nodes.Element):
@@ -367,8 +367,8 @@ class QuizProgressDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         if not hasattr(self.env, "normlab_progress_pages"):
-            self.env.normlab_progress_pages = set()
-        self.env.normlab_progress_pages.add(self.env.docname)
+            self.env.normlab_progress_pages = set()  # type: ignore[attr-defined]  # this extension's data on Sphinx's env
+        self.env.normlab_progress_pages.add(self.env.docname)  # type: ignore[attr-defined]  # this extension's data on Sphinx's env
         return [progress_node()]
 
 
@@ -394,7 +394,7 @@ def fill_progress(app: Sphinx, doctree: nodes.document, docname: str) -> None:
                         "url": f"{uri}#quiz-{q['id']}",
                         "prompt": plain_prompt(bank[q["id"]]) if q["id"] in bank else q["id"],
                     }
-                    for q in env.normlab_quizzes[doc]
+                    for q in env.normlab_quizzes[doc]  # type: ignore[attr-defined]  # this extension's data on Sphinx's env
                 ],
             }
         )
@@ -416,13 +416,15 @@ def plain_prompt(q: Question, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + " …"
 
 
-def progress_outdated(app, env, added, changed, removed) -> list[str]:
+def progress_outdated(
+    app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
+) -> list[str]:
     """The progress page lists every chapter's questions: rebuild it when any changes."""
-    pages = getattr(env, "normlab_progress_pages", set())
+    pages: set[str] = getattr(env, "normlab_progress_pages", set())
     return sorted(pages) if (added or changed or removed) else []
 
 
-def _reading_order(env) -> list[str]:
+def _reading_order(env: BuildEnvironment) -> list[str]:
     """Documents in table-of-contents order (the root first), then any others."""
     seen: list[str] = []
 
@@ -437,7 +439,7 @@ def _reading_order(env) -> list[str]:
     return seen + sorted(set(getattr(env, "normlab_quizzes", {})) - set(seen))
 
 
-def add_static_files(app: Sphinx, config) -> None:
+def add_static_files(app: Sphinx, config: Config) -> None:
     config.html_static_path.append(str(STATIC_DIR))
 
 

@@ -40,11 +40,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sphinx.application import Sphinx
 
 from .contents import cited_names
+
+if TYPE_CHECKING:
+    from docutils import nodes
+    from sphinx.config import Config
 
 STATIC_DIR = Path(__file__).parent / "static"
 ICON_SCRIPT_TAG = re.compile(r'[ \t]*<script\b[^>]*\bsrc="[^"]*/scripts/fontawesome\.js[^"]*"[^>]*></script>\n?')
@@ -66,7 +72,7 @@ def _merge(into: dict, extra: dict) -> dict:
 BIB_STYLE = "normlab_author_year"
 
 
-def author_year_label(entry) -> str:
+def author_year_label(entry: Any) -> str:
     """'Ba et al., 2016' / 'Kim and Lee, 2021' / 'Vaswani, 2017': as the text cites it."""
     people = entry.persons.get("author") or entry.persons.get("editor") or []
     surnames = [" ".join(p.prelast_names + p.last_names) for p in people]
@@ -81,7 +87,7 @@ def register_bibliography_style() -> None:
     from pybtex.style.labels import BaseLabelStyle
 
     class AuthorYearLabels(BaseLabelStyle):
-        def format_labels(self, sorted_entries):
+        def format_labels(self, sorted_entries: list[Any]) -> Iterator[str]:
             labels = [author_year_label(entry) for entry in sorted_entries]
             # two works with one label: 2019a, 2019b, as author-year lists do
             for label in labels:
@@ -111,7 +117,7 @@ function splitQuery(query) {
 """
 
 
-def make_search_language():
+def make_search_language() -> type:
     from sphinx.search.en import SearchEnglish
 
     class CompoundSearchEnglish(SearchEnglish):
@@ -130,7 +136,7 @@ def make_search_language():
     return CompoundSearchEnglish
 
 
-def index_term_references(doctree) -> None:
+def index_term_references(doctree: nodes.document) -> None:
     """An index entry for each glossary-term reference, pointing at where it is used."""
     from docutils import nodes
     from sphinx import addnodes
@@ -150,20 +156,20 @@ def index_term_references(doctree) -> None:
         parent.insert(position, entry)
 
 
-def make_index_transform():
+def make_index_transform() -> type:
     from sphinx.transforms import SphinxTransform
 
     class IndexTermReferences(SphinxTransform):
         # before the domains collect the page's index entries (SphinxDomains, 850)
         default_priority = 840
 
-        def apply(self, **kwargs) -> None:
+        def apply(self, **kwargs: Any) -> None:
             index_term_references(self.document)
 
     return IndexTermReferences
 
 
-def configure(app: Sphinx, config) -> None:
+def configure(app: Sphinx, config: Config) -> None:
     if str(STATIC_DIR) not in map(str, config.html_static_path):
         config.html_static_path.append(str(STATIC_DIR))
     if not config.html_search_scorer:
@@ -171,11 +177,11 @@ def configure(app: Sphinx, config) -> None:
     config.mathjax3_config = _merge(dict(config.mathjax3_config or {}), MATHJAX_OPTIONS)
 
 
-def _filename(asset) -> str:
+def _filename(asset: Any) -> str:
     return str(getattr(asset, "filename", asset) or "")
 
 
-def _body(asset) -> str:
+def _body(asset: Any) -> str:
     return str(getattr(asset, "attributes", {}).get("body", "") or "")
 
 
@@ -191,12 +197,14 @@ def page_uses_math(app: Sphinx, pagename: str, context: dict) -> bool:
     return any(getattr(a, "attributes", {}).get("type") == WIDGET_STATE for a in context.get("script_files", []))
 
 
-def is_mathjax(app: Sphinx, asset) -> bool:
+def is_mathjax(app: Sphinx, asset: Any) -> bool:
     name = _filename(asset)
     return (bool(name) and name == app.config.mathjax_path) or _body(asset).startswith("window.MathJax =")
 
 
-def trim_page_assets(app: Sphinx, pagename, templatename, context, doctree) -> None:
+def trim_page_assets(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: nodes.document | None
+) -> None:
     if "script_files" not in context:
         return
     # docutils lists citations as role="doc-biblioentry" items of a role="list"; that
@@ -207,7 +215,7 @@ def trim_page_assets(app: Sphinx, pagename, templatename, context, doctree) -> N
     context["script_files"] = [asset for asset in context["script_files"] if keep_math or not is_mathjax(app, asset)]
 
 
-def drop_icon_script(app: Sphinx, exception) -> None:
+def drop_icon_script(app: Sphinx, exception: BaseException | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     for path in Path(app.outdir).rglob("*.html"):

@@ -25,11 +25,13 @@ import sysconfig
 import traceback
 import types
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
+from torch import Tensor
 
 
 class CheckFailed(AssertionError):
@@ -77,7 +79,7 @@ def error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
-def expect(condition: bool, message: str) -> None:
+def expect(condition: object, message: str) -> None:
     """Raise CheckFailed(message) unless condition holds. One hidden check = one call."""
     if not condition:
         raise CheckFailed(message)
@@ -87,7 +89,7 @@ def expect(condition: bool, message: str) -> None:
 
 
 @contextlib.contextmanager
-def quiet():
+def quiet() -> Iterator[None]:
     """Silence Python warnings (PyTorch's included) for the duration of a check."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -95,7 +97,7 @@ def quiet():
 
 
 @contextlib.contextmanager
-def seeded(seed: int = 0):
+def seeded(seed: int = 0) -> Iterator[None]:
     """Run with torch seeded to ``seed``; the caller's RNG state is restored afterwards."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -131,7 +133,7 @@ def question(
     hidden: int,
     format_only: bool = False,
     hidden_tests: str = "other sizes, seeds and gradients",
-):
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register a visible check; the returned function is what the test cell calls.
 
     ``format_only`` marks a check that only checks the answer's form (a letter, a name):
@@ -142,7 +144,7 @@ def question(
         REGISTRY.setdefault(assignment, {})[q.key] = q
 
         @functools.wraps(check)
-        def run(*answers) -> None:
+        def run(*answers: Any) -> None:
             run_visible(q, *answers)
             if q.format_only:
                 print(f"{q.title}: well-formed; {FORMAT_ONLY} whether it is right.")
@@ -150,7 +152,7 @@ def question(
                 print(f"{q.title}: visible checks passed.")
             print(hidden_note(q))
 
-        run.question = q
+        run.question = q  # type: ignore[attr-defined]  # the graders read it off the check
         return run
 
     return register
@@ -163,7 +165,7 @@ def multiple_choice(
     (one letter, or a set of letters with ``select_all``); its hidden test grades it."""
     check_format = check_selection if select_all else check_choice
 
-    def check(given) -> None:
+    def check(given: Any) -> None:
         check_format(given, options, answer)
 
     check.__name__ = key
@@ -184,7 +186,7 @@ def hidden_note(q: Question) -> str:
     )
 
 
-def given(*objects) -> None:
+def given(*objects: Any) -> None:
     """Mark the notebook's given (buggy) code, so that ``self_check`` reports a question whose
     answer is still that code as not answered yet instead of listing every fix."""
     if _current_assignment is None:
@@ -192,11 +194,11 @@ def given(*objects) -> None:
     _GIVEN.setdefault(_current_assignment, []).extend(objects)
 
 
-def _is_given(assignment: str, value) -> bool:
+def _is_given(assignment: str, value: Any) -> bool:
     return any(value is obj for obj in _GIVEN.get(assignment, ()))
 
 
-def run_visible(q: Question, *answers) -> None:
+def run_visible(q: Question, *answers: Any) -> None:
     """Run q's visible check quietly and seeded; any error becomes a CheckFailed."""
     try:
         with quiet(), seeded(0):
@@ -290,7 +292,7 @@ def self_check(assignment: str | None = None, namespace: Mapping | None = None) 
 # --------------------------------------------------------------------------- answers
 
 
-def check_choice(answer, options: str, name: str) -> str:
+def check_choice(answer: Any, options: str, name: str) -> str:
     """A multiple-choice answer: one letter out of ``options``; returns it upper-cased."""
     expect(
         isinstance(answer, str) and answer.strip() != "",
@@ -304,7 +306,7 @@ def check_choice(answer, options: str, name: str) -> str:
     return letter
 
 
-def check_selection(answer, options: str, name: str) -> set[str]:
+def check_selection(answer: Any, options: str, name: str) -> set[str]:
     """A select-all-that-apply answer: a set (or list) of letters out of ``options``."""
     expect(
         isinstance(answer, (set, list, tuple, frozenset)),
@@ -322,7 +324,7 @@ def check_selection(answer, options: str, name: str) -> set[str]:
     return letters
 
 
-def check_name(answer, allowed: Iterable[str], name: str) -> str:
+def check_name(answer: Any, allowed: Iterable[str], name: str) -> str:
     """An answer that is one name out of ``allowed``, with a did-you-mean hint for typos."""
     allowed = tuple(allowed)
     expect(isinstance(answer, str), f"{name} must be a string, one of {allowed}; got {answer!r}")
@@ -333,7 +335,7 @@ def check_name(answer, allowed: Iterable[str], name: str) -> str:
     return answer
 
 
-def expect_choice(answer, correct: str, why: Mapping[str, str], name: str) -> None:
+def expect_choice(answer: Any, correct: str, why: Mapping[str, str], name: str) -> None:
     """Hidden check of a multiple-choice (or one-name) answer, case-insensitive;
     ``why`` explains each wrong option."""
     given = answer.strip() if isinstance(answer, str) else answer
@@ -345,7 +347,7 @@ def expect_choice(answer, correct: str, why: Mapping[str, str], name: str) -> No
         raise CheckFailed(f"{name} = {answer!r} is not the best answer. {explanation}")
 
 
-def expect_order(answer, correct: Iterable[str], mistakes: Mapping[tuple, str], name: str) -> None:
+def expect_order(answer: Any, correct: Iterable[str], mistakes: Mapping[tuple, str], name: str) -> None:
     """Hidden check of an ordering answer; ``mistakes`` maps known wrong orders to feedback."""
     answer, correct = tuple(answer), tuple(correct)
     if answer != correct:
@@ -354,7 +356,7 @@ def expect_order(answer, correct: Iterable[str], mistakes: Mapping[tuple, str], 
         )
 
 
-def selection_credit(answer, correct: set[str], points: float, why: Mapping[str, str], name: str) -> float:
+def selection_credit(answer: Any, correct: set[str], points: float, why: Mapping[str, str], name: str) -> float:
     """Hidden check of a select-all answer: partial credit, printed feedback per option.
 
     Score = points * max(0, right picks - wrong picks) / len(correct); the notebook's test
@@ -383,7 +385,7 @@ def plain(value: torch.Tensor) -> torch.Tensor:
         return value.detach().as_subclass(torch.Tensor)
 
 
-def expect_tensor(value, shape: tuple[int, ...] | None, what: str, hint: str = "") -> torch.Tensor:
+def expect_tensor(value: Any, shape: tuple[int, ...] | None, what: str, hint: str = "") -> torch.Tensor:
     """``value`` as a plain tensor (see :func:`plain`), after checking its type and shape."""
     expect(isinstance(value, torch.Tensor), f"{what} should be a torch.Tensor, got {type(value).__name__}")
     value = plain(value)
@@ -396,7 +398,7 @@ def expect_tensor(value, shape: tuple[int, ...] | None, what: str, hint: str = "
 
 
 def expect_close(
-    actual, expected: torch.Tensor, what: str, hint: str = "", atol: float = 1e-5, rtol: float = 1e-4
+    actual: Any, expected: torch.Tensor, what: str, hint: str = "", atol: float = 1e-5, rtol: float = 1e-4
 ) -> None:
     """Compare a tensor with a reference; the message gives the largest difference."""
     actual = expect_tensor(actual, tuple(expected.shape), what).to(expected.dtype)
@@ -430,7 +432,7 @@ def expect_grads_close(
         expect_close(g, w, f"{what}: the gradient w.r.t. {name}", hint, atol=atol)
 
 
-def close(a, b, atol: float = 1e-5) -> bool:
+def close(a: Any, b: Any, atol: float = 1e-5) -> bool:
     """True when a and b are tensors of one shape with the same values."""
     if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
         return False
@@ -438,7 +440,7 @@ def close(a, b, atol: float = 1e-5) -> bool:
     return a.shape == b.shape and torch.allclose(a.float(), b.float(), atol=atol, rtol=1e-4)
 
 
-def match(value, candidates: Mapping[str, torch.Tensor]) -> str | None:
+def match(value: Any, candidates: Mapping[str, torch.Tensor]) -> str | None:
     """Which candidate computation ``value`` equals, if any (first match wins)."""
     for name, candidate in candidates.items():
         if close(value, candidate):
@@ -449,10 +451,11 @@ def match(value, candidates: Mapping[str, torch.Tensor]) -> str | None:
 class Spy:
     """Wrap a callable (a norm, a sub-layer function) and record its inputs."""
 
-    def __init__(self, fn: Callable, name: str):
-        self.fn, self.name, self.inputs = fn, name, []
+    def __init__(self, fn: Callable, name: str) -> None:
+        self.fn, self.name = fn, name
+        self.inputs: list[Tensor] = []
 
-    def __call__(self, x, *args, **kwargs):
+    def __call__(self, x: Tensor, *args: Any, **kwargs: Any) -> Any:
         self.inputs.append(x)
         return self.fn(x, *args, **kwargs)
 
@@ -469,14 +472,15 @@ def module_spy(module: torch.nn.Module) -> list:
 _ALLOWED_FROM_NORMLAB = {"normlab.checks", "normlab.checks._core"}
 
 
-def _normlab_origin(obj) -> str | None:
+def _normlab_origin(obj: Any) -> str | None:
     """'normlab.nn.blocks.PreNormBlock' if obj is (part of) normlab's library, else None."""
     if isinstance(obj, types.ModuleType):
         module = obj.__name__
         label = module
     else:
-        module = getattr(obj, "__module__", None)
-        if not isinstance(module, str):
+        found = getattr(obj, "__module__", None)
+        module = found if isinstance(found, str) else ""
+        if not isinstance(found, str):
             module = getattr(type(obj), "__module__", "") or ""
             label = f"{module}.{type(obj).__qualname__}"
         else:
@@ -486,14 +490,14 @@ def _normlab_origin(obj) -> str | None:
     return None
 
 
-def _code_objects(code: types.CodeType):
+def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
     yield code
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             yield from _code_objects(const)
 
 
-def _functions_of(obj):
+def _functions_of(obj: Any) -> Iterator[Callable[..., Any]]:
     """The plain functions whose code makes up obj (a function, a class or an instance)."""
     if isinstance(obj, (staticmethod, classmethod)):
         obj = obj.__func__
@@ -508,7 +512,7 @@ def _functions_of(obj):
             yield from _functions_of(value)
 
 
-def uses_normlab(obj, _seen: set | None = None) -> str | None:
+def uses_normlab(obj: Any, _seen: set | None = None) -> str | None:
     """Name the normlab library object that ``obj`` is, subclasses, holds or refers to."""
     seen = set() if _seen is None else _seen
     if id(obj) in seen:
@@ -542,7 +546,7 @@ def uses_normlab(obj, _seen: set | None = None) -> str | None:
     return None
 
 
-def _has_contents(cell) -> bool:
+def _has_contents(cell: Any) -> bool:
     try:
         cell.cell_contents  # noqa: B018 (reading an empty cell raises ValueError)
     except ValueError:
@@ -550,7 +554,7 @@ def _has_contents(cell) -> bool:
     return True
 
 
-def reject_normlab(obj, name: str) -> None:
+def reject_normlab(obj: Any, name: str) -> None:
     """Fail when a student's answer is, or uses, normlab's reference implementation."""
     origin = uses_normlab(obj)
     expect(
@@ -561,7 +565,7 @@ def reject_normlab(obj, name: str) -> None:
     )
 
 
-def expect_function(fn, name: str, n_args: int) -> None:
+def expect_function(fn: Callable[..., Any], name: str, n_args: int) -> None:
     expect(callable(fn), f"{name} should be a function, got {type(fn).__name__}")
     reject_normlab(fn, name)
     try:

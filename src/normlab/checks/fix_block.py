@@ -11,8 +11,11 @@ no mask where the mask must not matter), so a student gets credit per bug fixed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from ._core import CheckFailed, close, expect, expect_tensor, match, module_spy, question, reject_normlab
 from .ordering import FORM_FEEDBACK, sublayer_forms
@@ -24,11 +27,11 @@ D_MODEL, N_HEADS, D_FF = 8, 2, 16
 class ConstantBranch(nn.Module):
     """Stands in for attn or ffn: returns ``value`` (zeros by default) of x's shape."""
 
-    def __init__(self, value: torch.Tensor | None = None):
+    def __init__(self, value: torch.Tensor | None = None) -> None:
         super().__init__()
         self.value = value
 
-    def forward(self, x, *args, **kwargs):
+    def forward(self, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         return torch.zeros_like(x) if self.value is None else self.value.expand_as(x).clone()
 
 
@@ -43,8 +46,10 @@ def randomise_norm(norm: nn.Module) -> None:
 
 
 def make_block(
-    block_class, dropout: float = 0.0, d_model: int = D_MODEL, n_heads: int = N_HEADS, d_ff: int = D_FF
-) -> nn.Module:
+    block_class: type[Any], dropout: float = 0.0, d_model: int = D_MODEL, n_heads: int = N_HEADS, d_ff: int = D_FF
+) -> Any:
+    """The learner's block, built and checked for the modules the grader reads by name
+    (so it is typed by what the grader may do with it: anything)."""
     expect(
         isinstance(block_class, type) and issubclass(block_class, nn.Module),
         f"TransformerBlock should be an nn.Module class, got {block_class!r}",
@@ -62,13 +67,14 @@ def make_block(
 
 
 def make_stack(
-    stack_class,
+    stack_class: type[Any],
     n_layers: int = 2,
     dropout: float = 0.0,
     d_model: int = D_MODEL,
     n_heads: int = N_HEADS,
     d_ff: int = D_FF,
-) -> nn.Module:
+) -> Any:
+    """The learner's stack, built (typed like :func:`make_block`'s block)."""
     expect(
         isinstance(stack_class, type) and issubclass(stack_class, nn.Module),
         f"TransformerStack should be an nn.Module class, got {stack_class!r}",
@@ -88,7 +94,7 @@ def probe_input(batch: int = 2, seq: int = 5, d_model: int = D_MODEL) -> torch.T
     return torch.randn(batch, seq, d_model) * 2 + 1
 
 
-def _check_wiring(block, sublayer: str, f, norm, norm_name: str) -> None:
+def _check_wiring(block: Any, sublayer: str, f: Callable[..., Any], norm: Any, norm_name: str) -> None:
     x = probe_input()
     out = getattr(block, sublayer)(x)
     expect_tensor(out, tuple(x.shape), f"block.{sublayer}(x)", "a sub-layer keeps (batch, seq, d_model)")
@@ -100,29 +106,29 @@ def _check_wiring(block, sublayer: str, f, norm, norm_name: str) -> None:
     )
     if form != "pre":
         raise CheckFailed(
-            f"{sublayer}: {FORM_FEEDBACK[form]} This block must be pre-norm: x + dropout(F(self.{norm_name}(x)))."
+            f"{sublayer}: {FORM_FEEDBACK[str(form)]} This block must be pre-norm: x + dropout(F(self.{norm_name}(x)))."
         )
 
 
 @question("fix_block", "Bug 1: attention sub-layer wiring", ["TransformerBlock"], hidden=2)
-def attention_wiring(block_class) -> None:
+def attention_wiring(block_class: type[Any]) -> None:
     block = make_block(block_class).eval()
     _check_wiring(block, "attention_sublayer", lambda h: block.attn(h), block.norm1, "norm1")
 
 
 @question("fix_block", "Bug 2: feed-forward sub-layer wiring", ["TransformerBlock"], hidden=2)
-def ffn_wiring(block_class) -> None:
+def ffn_wiring(block_class: type[Any]) -> None:
     block = make_block(block_class).eval()
     _check_wiring(block, "ffn_sublayer", block.ffn, block.norm2, "norm2")
 
 
-def _run_seeded(fn, x, seed: int):
+def _run_seeded(fn: Callable[..., Any], x: Tensor, seed: int) -> Any:
     torch.manual_seed(seed)
     return fn(x)
 
 
 @question("fix_block", "Bug 3: dropout placement", ["TransformerBlock"], hidden=2)
-def dropout_placement(block_class) -> None:
+def dropout_placement(block_class: type[Any]) -> None:
     for sublayer, branch in (("attention_sublayer", "attn"), ("ffn_sublayer", "ffn")):
         block = make_block(block_class, dropout=0.5).train()
         x = probe_input()
@@ -146,7 +152,7 @@ def dropout_placement(block_class) -> None:
 
 
 @question("fix_block", "Bug 4: attention mask", ["TransformerBlock"], hidden=2)
-def attention_mask(block_class) -> None:
+def attention_mask(block_class: type[Any]) -> None:
     block = make_block(block_class).eval()
     x = probe_input()
     mask = torch.zeros(2, 5, dtype=torch.bool)
@@ -169,9 +175,9 @@ def attention_mask(block_class) -> None:
 
 
 @question("fix_block", "Bug 5: final norm of the stack", ["TransformerStack"], hidden=2)
-def final_norm(stack_class) -> None:
+def final_norm(stack_class: type[Any]) -> None:
     stack = make_stack(stack_class).eval()
-    norm = getattr(stack, "final_norm", None)
+    norm: Any = getattr(stack, "final_norm", None)
     expect(
         isinstance(norm, nn.Module),
         "TransformerStack has no final_norm module: a pre-norm stack leaves the residual "
@@ -219,7 +225,7 @@ def _uses_params(stack: nn.Module, norm: nn.Module) -> bool:
     return any(g is not None for g in grads)
 
 
-def reference_stack(stack: nn.Module, x: torch.Tensor, key_padding_mask=None) -> torch.Tensor:
+def reference_stack(stack: Any, x: torch.Tensor, key_padding_mask: Tensor | None = None) -> torch.Tensor:
     """What a correct pre-norm stack computes from this stack's own modules, in eval mode:
     x + attn(norm1(x), mask), then x + ffn(norm2(x)) in every block, then final_norm."""
     h = x
@@ -230,9 +236,9 @@ def reference_stack(stack: nn.Module, x: torch.Tensor, key_padding_mask=None) ->
 
 
 @question("fix_block", "All bugs: the whole stack", ["TransformerStack"], hidden=2)
-def whole_stack(stack_class) -> None:
+def whole_stack(stack_class: type[Any]) -> None:
     stack = make_stack(stack_class).eval()
-    norm = getattr(stack, "final_norm", None)
+    norm: Any = getattr(stack, "final_norm", None)
     expect(isinstance(norm, nn.Module), "the stack has no final_norm yet (see bug 5)")
     randomise_norm(norm)
     for block in stack.blocks:

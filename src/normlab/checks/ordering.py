@@ -9,8 +9,11 @@ in the source notebook decide them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from ..nn.blocks import BLOCKS, PLACEMENTS
 from ._core import (
@@ -29,7 +32,7 @@ OPERATIONS = ("save_residual", "layer_norm", "sublayer_function", "dropout", "re
 PLACEMENT_NAMES = PLACEMENTS
 
 
-def _check_operation_list(order, name: str) -> None:
+def _check_operation_list(order: Any, name: str) -> None:
     expect(
         isinstance(order, (list, tuple)),
         f'{name} must be a list of operation names, e.g. ["save_residual", ...]; got {type(order).__name__}',
@@ -54,7 +57,7 @@ def _check_operation_list(order, name: str) -> None:
     )
 
 
-def computes(order) -> str:
+def computes(order: Any) -> str:
     """What an order of the five operations computes, as a formula, when every operation acts
     on one running tensor h (the notebook's rule): save_residual keeps r = h, layer_norm sets
     h = LN(h), sublayer_function h = F(h), dropout h = dropout(h), residual_add h = r + h.
@@ -98,7 +101,7 @@ ORDER_FEEDBACK = {
 }
 
 
-def _check_order(order, name: str, wanted: str) -> None:
+def _check_order(order: Any, name: str, wanted: str) -> None:
     _check_operation_list(order, name)
     formula = computes(order)
     # Remove the one dropout(...) wrapper wherever it is, to see the placement alone.
@@ -121,19 +124,19 @@ def _check_order(order, name: str, wanted: str) -> None:
 
 
 @question("ordering", "Q1 post-norm order", ["POST_NORM_ORDER"], hidden=3)
-def post_norm_order(order) -> None:
+def post_norm_order(order: Any) -> None:
     _check_order(order, "POST_NORM_ORDER", "post")
 
 
 @question("ordering", "Q2 pre-norm order", ["PRE_NORM_ORDER"], hidden=5)
-def pre_norm_order(order) -> None:
+def pre_norm_order(order: Any) -> None:
     _check_order(order, "PRE_NORM_ORDER", "pre")
 
 
 # --------------------------------------------------------------------------- implementations
 
 
-def _probe(d_model: int = 8):
+def _probe(d_model: int = 8) -> tuple[Tensor, nn.Module, nn.LayerNorm]:
     """A probe input, a sub-layer function F and a norm whose gain and bias are not 1 and 0
     (so that LN(x) can be told apart from x)."""
     x = torch.randn(2, 4, d_model) * 3 + 1
@@ -145,7 +148,7 @@ def _probe(d_model: int = 8):
     return x, f, norm
 
 
-def sublayer_forms(x, f, norm) -> dict[str, torch.Tensor]:
+def sublayer_forms(x: Tensor, f: Callable[..., Any], norm: Any) -> dict[str, torch.Tensor]:
     """What each way of wiring one sub-layer computes on the probe."""
     with torch.no_grad():
         return {
@@ -173,7 +176,7 @@ FORM_FEEDBACK = {
 }
 
 
-def _classify_sublayer(fn, name: str) -> str:
+def _classify_sublayer(fn: Callable[..., Any], name: str) -> str:
     expect_function(fn, name, 3)
     x, f, norm = _probe()
     f_spy, norm_spy = Spy(f, "f"), Spy(norm, "norm")
@@ -189,18 +192,19 @@ def _classify_sublayer(fn, name: str) -> str:
         f"{name} computes something that is none of the placements (post, pre, res-post, sandwich); "
         "check which tensor goes into f, which into norm, and what is added to what.",
     )
+    assert form is not None  # expect() raised otherwise
     return form
 
 
 @question("ordering", "Q3a post_norm_sublayer", ["post_norm_sublayer"], hidden=2)
-def post_norm_sublayer(fn) -> None:
+def post_norm_sublayer(fn: Callable[..., Any]) -> None:
     form = _classify_sublayer(fn, "post_norm_sublayer")
     if form != "post":
         raise CheckFailed(FORM_FEEDBACK[form] + " Post-norm normalises the sum: LN(x + F(x)).")
 
 
 @question("ordering", "Q3b pre_norm_sublayer", ["pre_norm_sublayer"], hidden=2)
-def pre_norm_sublayer(fn) -> None:
+def pre_norm_sublayer(fn: Callable[..., Any]) -> None:
     form = _classify_sublayer(fn, "pre_norm_sublayer")
     if form != "pre":
         raise CheckFailed(
@@ -212,8 +216,8 @@ def pre_norm_sublayer(fn) -> None:
 # --------------------------------------------------------------------------- a stack of sub-layers
 
 
-def _stack_forms(x, fs, norms, final) -> dict[str, torch.Tensor]:
-    def run(step, with_final=True):
+def _stack_forms(x: Tensor, fs: Any, norms: Any, final: Any) -> dict[str, torch.Tensor]:
+    def run(step: Callable[[Tensor, Any, Any], Tensor], with_final: bool = True) -> Tensor:
         h = x
         for f, n in zip(fs, norms):
             h = step(h, f, n)
@@ -250,7 +254,7 @@ STACK_FEEDBACK = {
 
 
 @question("ordering", "Q4 pre_norm_stack", ["pre_norm_stack"], hidden=2)
-def pre_norm_stack(fn) -> None:
+def pre_norm_stack(fn: Callable[..., Any]) -> None:
     expect_function(fn, "pre_norm_stack", 4)
     d = 8
     x = torch.randn(2, 4, d) * 3 + 1
@@ -270,6 +274,7 @@ def pre_norm_stack(fn) -> None:
         "pre_norm_stack computes none of the stacks we know; apply x_{l+1} = x_l + F_l(LN_l(x_l)) "
         "for each l in order, then the final norm.",
     )
+    assert form is not None  # expect() raised otherwise
     if form != "pre":
         raise CheckFailed(STACK_FEEDBACK[form])
 
@@ -285,7 +290,7 @@ def pre_norm_stack(fn) -> None:
     format_only=True,
     hidden_tests="whether the name is right",
 )
-def course_form_placement(answer) -> None:
+def course_form_placement(answer: Any) -> None:
     check_name(answer, PLACEMENT_NAMES, "COURSE_FORM_PLACEMENT")
 
 

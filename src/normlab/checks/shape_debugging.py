@@ -7,6 +7,9 @@ configuration; the hidden tests add random ones (e.g. seq != d_head, batch != se
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -26,7 +29,7 @@ def _not_contiguous_hint(error: RuntimeError) -> None:
 
 
 @question("shape_debugging", "Q1 split_heads", ["split_heads"], hidden=2)
-def split_heads(fn) -> None:
+def split_heads(fn: Callable[..., Any]) -> None:
     expect_function(fn, "split_heads", 2)
     x = torch.randn(BATCH, SEQ, D_MODEL)
     try:
@@ -56,7 +59,7 @@ def split_heads(fn) -> None:
 
 
 @question("shape_debugging", "Q2 merge_heads", ["merge_heads"], hidden=2)
-def merge_heads(fn) -> None:
+def merge_heads(fn: Callable[..., Any]) -> None:
     expect_function(fn, "merge_heads", 1)
     x = torch.randn(BATCH, N_HEADS, SEQ, D_HEAD)
     try:
@@ -80,7 +83,7 @@ def merge_heads(fn) -> None:
 
 
 @question("shape_debugging", "Q3 FeedForward dimensions", ["FeedForward"], hidden=3)
-def feed_forward(ffn_class) -> None:
+def feed_forward(ffn_class: type[Any]) -> None:
     expect(
         isinstance(ffn_class, type) and issubclass(ffn_class, nn.Module),
         f"FeedForward should be an nn.Module class, got {ffn_class!r}",
@@ -89,7 +92,7 @@ def feed_forward(ffn_class) -> None:
     d_model, d_ff = 8, 32
     ffn = ffn_class(d_model, d_ff)
     for name, (d_in, d_out) in (("linear1", (d_model, d_ff)), ("linear2", (d_ff, d_model))):
-        layer = getattr(ffn, name, None)
+        layer: Any = getattr(ffn, name, None)
         expect(isinstance(layer, nn.Linear), f"FeedForward should have an nn.Linear called {name}")
         expect(
             (layer.in_features, layer.out_features) == (d_in, d_out),
@@ -113,7 +116,7 @@ def feed_forward(ffn_class) -> None:
 
 
 @question("shape_debugging", "Q4 apply_padding_mask", ["apply_padding_mask"], hidden=2)
-def apply_padding_mask(fn) -> None:
+def apply_padding_mask(fn: Callable[..., Any]) -> None:
     expect_function(fn, "apply_padding_mask", 2)
     scores = torch.randn(BATCH, N_HEADS, SEQ, SEQ)
     mask = torch.zeros(BATCH, SEQ, dtype=torch.bool)
@@ -148,7 +151,7 @@ def apply_padding_mask(fn) -> None:
 
 
 @question("shape_debugging", "Q5 batch-first self_attend", ["self_attend"], hidden=2)
-def self_attend(fn) -> None:
+def self_attend(fn: Callable[..., Any]) -> None:
     expect_function(fn, "self_attend", 2)
     batch, seq = 3, 4
     mha = nn.MultiheadAttention(D_MODEL, N_HEADS).eval()  # batch_first=False, as by default

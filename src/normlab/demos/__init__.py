@@ -10,6 +10,9 @@ a static page, re-rendered on change in JupyterLab.
     stream.demo()
 """
 
+from types import ModuleType
+from typing import Any
+
 from . import amplification, cost, depth, gradients, shapes, stream, warmup, wiring
 
 # catalogue order (issue 4)
@@ -25,7 +28,7 @@ DEMOS = {
 }
 
 
-def default_values(module) -> dict:
+def default_values(module: ModuleType) -> dict[str, Any]:
     """The control values a demo opens with (its "default size")."""
     return {name: c.values[c.initial_index] for name, c in module.CONTROLS.items()}
 

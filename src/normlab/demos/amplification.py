@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 
-from ..page.widgets import Control, Picture
+from ..page.widgets import Control, Picture, PrecomputedDemo
 from ..studies.experiments import Setting, loglog_slope, output_change_vs_depth
 from .figures import demo_widget, legend_below, log_axes, new_figure, placement_style, styled
 
@@ -46,5 +46,5 @@ def render(scale: float = 0.01) -> Picture:
 CONTROLS = {"scale": Control([0.001, 0.01, 0.1], label="noise scale", value=0.01)}
 
 
-def demo(live: bool | None = None):
+def demo(live: bool | None = None) -> PrecomputedDemo:
     return demo_widget(__name__, live)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..nn.attention import MultiHeadSelfAttention
-from ..page.widgets import Control, Picture
+from ..page.widgets import Control, Picture, PrecomputedDemo
 from ..studies.logits import attention_weights, entropy_vs_qk_scale
 from ..studies.seeds import seed_everything
 from .figures import demo_widget, legend_below, log_axes, new_figure, styled
@@ -64,5 +64,5 @@ CONTROLS = {
 }
 
 
-def demo(live: bool | None = None):
+def demo(live: bool | None = None) -> PrecomputedDemo:
     return demo_widget(__name__, live)

@@ -12,6 +12,7 @@ The blocks and checks are those of :mod:`normlab.studies.casestudies`.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -19,7 +20,7 @@ from torch import nn
 from ..nn.blocks import PostNormBlock, PreNormBlock
 from ..nn.trace import trace_shapes
 from ..page.display import table_html
-from ..page.widgets import Control, Picture, precomputed_demo
+from ..page.widgets import Control, Picture, PrecomputedDemo, precomputed_demo
 from ..studies.analysis import activation_norms_by_layer, grad_norms_by_layer
 from ..studies.casestudies import (
     BATCH,
@@ -40,7 +41,7 @@ from ..studies.seeds import generator, seed_everything
 from .figures import new_figure, styled
 
 # name -> factory(d_model, n_heads, d_ff) of one block; each a case's buggy block or the reference
-BLOCKS = {
+BLOCKS: dict[str, Any] = {  # name -> a block class, or a function that builds a block
     "reference pre-norm": PreNormBlock,
     "case 1: refactored (post-norm)": PostNormBlock,
     "case 2: norm over the sequence": sequence_norm_block,
@@ -55,7 +56,7 @@ CONTROLS = {
 }
 
 
-def render(block: str = "reference pre-norm", tool: str = "trace_shapes"):
+def render(block: str = "reference pre-norm", tool: str = "trace_shapes") -> Picture | str:
     """One view of the demo: ``tool`` applied to the block named ``block``."""
     factory = BLOCKS[block]
     seed_everything(0)
@@ -75,7 +76,7 @@ def render(block: str = "reference pre-norm", tool: str = "trace_shapes"):
             if factory is sequence_norm_block
             else factory(D_MODEL, N_HEADS, D_FF, causal=True)
         )
-        checks = [
+        checks: list[list[Any]] = [
             ["wiring signature (norms and sub-layer ends, in order)", " → ".join(wiring_signature(one, x))],
             ["identity path clean", identity_path_is_clean(one, x)],
             ["parameters without a gradient", ", ".join(unused_parameters(one, x)) or "none"],
@@ -85,16 +86,18 @@ def render(block: str = "reference pre-norm", tool: str = "trace_shapes"):
     stack = stack_of(factory, DEPTH)
 
     @styled
-    def draw():
+    def draw() -> Picture:
         fig, ax = new_figure(3.0)
         layers = range(1, DEPTH + 1)
         if tool == "gradient norms by layer":
             g = generator(1)
             head = torch.randn(D_MODEL, 10, generator=g) / math.sqrt(D_MODEL)
             target = torch.randint(0, 10, (BATCH * SEQ,), generator=g)
-            values = grad_norms_by_layer(
+            norms = grad_norms_by_layer(
                 stack, x, lambda out: nn.functional.cross_entropy((out @ head).flatten(0, 1), target)
             )
+            assert isinstance(norms, list)  # one parameter name: one list
+            values = norms
             what = "‖dLoss/dW2‖ (FFN)"
         else:
             values = activation_norms_by_layer(stack, x)
@@ -113,7 +116,7 @@ def render(block: str = "reference pre-norm", tool: str = "trace_shapes"):
     return draw()
 
 
-def demo(live: bool | None = None):
+def demo(live: bool | None = None) -> PrecomputedDemo:
     """Pick a case study's block and a tool; see what the tool shows (16 precomputed views)."""
     return precomputed_demo(
         render,

@@ -15,7 +15,7 @@ import functools
 import numpy as np
 
 from ..page.display import table_html
-from ..page.widgets import Control, Picture
+from ..page.widgets import Control, Picture, PrecomputedDemo
 from ..studies.experiments import (
     attention_flops,
     attention_memory_bytes,
@@ -126,5 +126,5 @@ def render(seq_len: int = 1024) -> list:
 CONTROLS = {"seq_len": Control(list(SEQ_LENS), label="sequence length", value=1024)}
 
 
-def demo(live: bool | None = None):
+def demo(live: bool | None = None) -> PrecomputedDemo:
     return demo_widget(__name__, live)

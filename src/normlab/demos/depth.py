@@ -9,7 +9,7 @@ import functools
 
 import numpy as np
 
-from ..page.widgets import Control, Picture
+from ..page.widgets import Control, Picture, PrecomputedDemo
 from ..studies.experiments import Setting, last_layer_gradient_vs_depth, loglog_slope
 from .figures import GUIDE, demo_widget, legend_below, log_axes, new_figure, placement_style, styled
 
@@ -54,5 +54,5 @@ def render(setting: str = "Xavier init") -> Picture:
 CONTROLS = {"setting": Control(list(SETTINGS), label="initialisation")}
 
 
-def demo(live: bool | None = None):
+def demo(live: bool | None = None) -> PrecomputedDemo:
     return demo_widget(__name__, live)

@@ -14,7 +14,7 @@ import functools
 import numpy as np
 
 from ..nn.blocks import PLACEMENTS
-from ..page.widgets import Control, Picture
+from ..page.widgets import Control, Picture, PrecomputedDemo
 from ..studies.experiments import GRADIENT_SETTING, mean_layer_gradients, profile_slope
 from .figures import demo_widget, legend_below, new_figure, placement_style, styled
 
@@ -90,5 +90,5 @@ CONTROLS = {
 }
 
 
-def demo(live: bool | None = None):
+def demo(live: bool | None = None) -> PrecomputedDemo:
     return demo_widget(__name__, live)

@@ -14,7 +14,7 @@ from ..nn.blocks import PreNormBlock
 from ..nn.shapes import ShapeError
 from ..nn.trace import trace_shapes
 from ..page.display import table_html
-from ..page.widgets import Control
+from ..page.widgets import Control, PrecomputedDemo
 from ..studies.seeds import seed_everything
 from .figures import demo_widget
 
@@ -54,5 +54,5 @@ CONTROLS = {
 }
 
 
-def demo(live: bool | None = None):
+def demo(live: bool | None = None) -> PrecomputedDemo:
     return demo_widget(__name__, live)

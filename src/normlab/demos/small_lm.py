@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..page.widgets import Control, Picture
+from ..page.widgets import Control, Picture, PrecomputedDemo
 from ..studies.lm import LMConfig, train_lm, unigram_loss
 from .figures import PLACEMENT_COLORS, demo_widget, legend_below, new_figure, plot_loss_curves, styled
 
@@ -60,5 +60,5 @@ CONTROLS = {
 }
 
 
-def demo(live: bool | None = None):
+def demo(live: bool | None = None) -> PrecomputedDemo:
     return demo_widget(__name__, live)

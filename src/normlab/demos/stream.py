@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..page.widgets import Control, Picture
+from ..page.widgets import Control, Picture, PrecomputedDemo
 from ..studies.experiments import PAPER_SETTING, lemma2_bounds, mean_stream_sq_norms
 from .figures import PLACEMENT_COLORS, demo_widget, legend_below, new_figure, placement_style, styled
 
@@ -69,5 +69,5 @@ CONTROLS = {
 }
 
 
-def demo(live: bool | None = None):
+def demo(live: bool | None = None) -> PrecomputedDemo:
     return demo_widget(__name__, live)

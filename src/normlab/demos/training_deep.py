@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from ..page.widgets import Control, Picture
+from ..page.widgets import Control, Picture, PrecomputedDemo
 from ..studies.claims import LEARNED, TASK_SEEDS, count_learned
 from ..studies.experiments import TaskConfig
 from ..studies.training import train_task
@@ -54,5 +54,5 @@ CONTROLS = {
 }
 
 
-def demo(live: bool | None = None):
+def demo(live: bool | None = None) -> PrecomputedDemo:
     return demo_widget(__name__, live)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from ..page.widgets import Control, Picture
+from ..page.widgets import Control, Picture, PrecomputedDemo
 from ..studies.claims import TASK_SEEDS, count_learned
 from ..studies.experiments import TaskConfig
 from ..studies.training import train_task
@@ -62,5 +62,5 @@ CONTROLS = {
 }
 
 
-def demo(live: bool | None = None):
+def demo(live: bool | None = None) -> PrecomputedDemo:
     return demo_widget(__name__, live)

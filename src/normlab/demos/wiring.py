@@ -11,36 +11,18 @@ says which.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 import torch
+from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
 from ..nn.blocks import BLOCKS, PLACEMENTS
 from ..nn.stack import TransformerStack
 from ..page.display import table_html
-from ..page.widgets import Control, EncodedImage, encode_figure
+from ..page.widgets import Control, EncodedImage, PrecomputedDemo, encode_figure
 from ..studies.experiments import one_thread
 from ..studies.seeds import seed_everything
 from .figures import PLACEMENT_COLORS, demo_widget, new_figure, styled
-
-
-@dataclass(frozen=True)
-class Wiring:
-    formula: str  # one sub-layer, F = attention or FFN
-    branch: tuple[str, ...]  # boxes on the branch, in order
-    after_add: tuple[str, ...]  # boxes on the stream after the add
-    identity_scale: str = ""  # a factor on the identity path, if any
-    used_by: str = ""
-
-
-# read off the block classes: a placement is one class in normlab.nn.blocks
-WIRINGS = {
-    placement: Wiring(
-        cls.formula, cls.wiring.branch, cls.wiring.after_add, cls.wiring.identity_scale, used_by=", ".join(cls.models)
-    )
-    for placement, cls in BLOCKS.items()
-}
 
 # The identity path is drawn black: solid where nothing touches it, dotted where a norm or a
 # scale sits on it (colours are kept for placements, one each across the book).
@@ -48,29 +30,29 @@ PATH = "#222222"
 CLEAN_STYLE, TOUCHED_STYLE = {"linestyle": "-"}, {"linestyle": (0, (1, 1.2))}
 
 
-def identity_is_clean(placement: str) -> bool:
-    """True when nothing normalises or rescales the path x -> y that skips F."""
-    wiring = WIRINGS[placement]
-    return not wiring.after_add and not wiring.identity_scale
+def used_by(placement: str) -> str:
+    """The models a placement's class names, as one line."""
+    return ", ".join(BLOCKS[placement].models)
 
 
 @styled
-def draw(placement: str):
+def draw(placement: str) -> Figure:
     """The diagram of one sub-layer of ``placement`` (a matplotlib Figure)."""
-    wiring = WIRINGS[placement]
+    block = BLOCKS[placement]
+    wiring = block.wiring
     colour = PLACEMENT_COLORS[placement]
     fig, ax = new_figure(2.7)
     ax.set_xlim(-0.3, 10.3)
     ax.set_ylim(-1.05, 1.6)
     ax.axis("off")
     add_x = 6.6
-    clean = identity_is_clean(placement)
+    clean = wiring.identity_is_clean
     char = 0.21  # data units per character at the book's font size (10.3 units = 4.2 in)
 
     def width_of(text: str) -> float:
         return max(0.9, char * len(text) + 0.35)
 
-    def box(x, y, text, edge, linestyle="-"):
+    def box(x: float, y: float, text: str, edge: str, linestyle: str = "-") -> None:
         w = width_of(text)
         ax.add_patch(
             FancyBboxPatch(
@@ -122,23 +104,26 @@ def draw(placement: str):
         else "identity path (dotted) passes\na norm or a scale"
     )
     ax.text(5.0, -0.45, verdict, ha="center", va="top")
-    formula = wiring.formula.replace(",  ", "\n")
+    formula = block.formula.replace(",  ", "\n")
     ax.set_title(f"{placement}:  {formula}")
     return fig
 
 
 def alt_text(placement: str) -> str:
-    wiring = WIRINGS[placement]
+    block = BLOCKS[placement]
+    wiring = block.wiring
     path = (
         "untouched: nothing normalises or rescales it"
-        if identity_is_clean(placement)
+        if wiring.identity_is_clean
         else "passes "
         + " and ".join(
-            filter(None, [wiring.identity_scale and "a scale α", wiring.after_add and "a LayerNorm after the add"])
+            part
+            for part, on in (("a scale α", wiring.identity_scale), ("a LayerNorm after the add", wiring.after_add))
+            if on
         )
     )
     return (
-        f"wiring of one {placement} sub-layer, {wiring.formula}: the branch runs "
+        f"wiring of one {placement} sub-layer, {block.formula}: the branch runs "
         f"{' then '.join(wiring.branch)}; the identity path from x to y {path}"
     )
 
@@ -175,7 +160,7 @@ def output_stats(placement: str, n_layers: int, seed: int = 0) -> dict:
     }
 
 
-def render(placement: str = "pre", n_layers: int = 6):
+def render(placement: str = "pre", n_layers: int = 6) -> list[EncodedImage | str]:
     stats = output_stats(placement, n_layers)
     rows = [
         ["input x", f"{stats['input']:.2f}"],
@@ -187,7 +172,7 @@ def render(placement: str = "pre", n_layers: int = 6):
         rows,
         caption=f"{n_layers} freshly initialised {placement} blocks, d_model 64, random "
         f"N(0, 1) input; relative change ||y − x|| / ||x|| = {stats['change']:.2f}. "
-        f"Used by: {WIRINGS[placement].used_by}.",
+        f"Used by: {used_by(placement)}.",
     )
     return [diagram(placement), table]
 
@@ -198,5 +183,5 @@ CONTROLS = {
 }
 
 
-def demo(live: bool | None = None):
+def demo(live: bool | None = None) -> PrecomputedDemo:
     return demo_widget(__name__, live)

@@ -27,9 +27,10 @@ other rows are unchanged because exp(min - max) is exactly 0. Hugging Face does 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from .norms import make_norm
 from .shapes import ShapeError, expect_divisible, expect_shape
@@ -38,7 +39,7 @@ from .shapes import ShapeError, expect_divisible, expect_shape
 class SplitHeads(nn.Module):
     """(batch, seq, heads * head_dim) -> (batch, heads, seq, head_dim)."""
 
-    def __init__(self, n_heads: int):
+    def __init__(self, n_heads: int) -> None:
         super().__init__()
         self.n_heads = n_heads
 
@@ -63,7 +64,7 @@ class ScaledScores(nn.Module):
     1 / sqrt(query_pre_attn_scalar) instead.
     """
 
-    def __init__(self, scale: float | None = None):
+    def __init__(self, scale: float | None = None) -> None:
         super().__init__()
         self.scale = scale
 
@@ -95,7 +96,7 @@ class RotaryEmbedding(nn.Module):
     No parameters: the angles are computed from the positions on every call.
     """
 
-    def __init__(self, rotary_dim: int, base: float = 10000.0, interleaved: bool = False):
+    def __init__(self, rotary_dim: int, base: float = 10000.0, interleaved: bool = False) -> None:
         super().__init__()
         if rotary_dim % 2:
             raise ShapeError(f"RoPE rotates pairs of features: expected an even rotary_dim, got {rotary_dim}")
@@ -113,14 +114,16 @@ class RotaryEmbedding(nn.Module):
             theta = torch.cat((theta, theta), dim=-1)  # t0 t1 ... t0 t1 ...
         return theta.cos(), theta.sin()
 
-    def forward(self, q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor | None = None):
+    def forward(
+        self, q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]:
         if positions is None:
             positions = torch.arange(q.shape[-2], device=q.device)
         cos, sin = (t.to(q.dtype) for t in self.angles(positions))
         rotate = rotate_pairs if self.interleaved else rotate_half
         return tuple(self._turn(t, cos, sin, rotate) for t in (q, k))
 
-    def _turn(self, x, cos, sin, rotate):
+    def _turn(self, x: Tensor, cos: Tensor, sin: Tensor, rotate: Callable[[Tensor], Tensor]) -> Tensor:
         turned, kept = x[..., : self.rotary_dim], x[..., self.rotary_dim :]
         return torch.cat((turned * cos + rotate(turned) * sin, kept), dim=-1)
 
@@ -135,7 +138,7 @@ class RepeatKV(nn.Module):
     ``groups`` consecutive query heads; ``groups = n_heads`` is multi-query attention.
     """
 
-    def __init__(self, groups: int):
+    def __init__(self, groups: int) -> None:
         super().__init__()
         self.groups = groups
 
@@ -176,7 +179,7 @@ class MultiHeadSelfAttention(nn.Module):
         eps: float | None = None,
         unit_offset: bool = False,
         scale: float | None = None,
-    ):
+    ) -> None:
         super().__init__()
         self.d_head = expect_divisible(d_model, n_heads) if head_dim is None else head_dim
         n_kv_heads = n_heads if n_kv_heads is None else n_kv_heads
@@ -220,7 +223,9 @@ class MultiHeadSelfAttention(nn.Module):
         if self.out_proj.bias is not None:
             nn.init.zeros_(self.out_proj.bias)
 
-    def forward(self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None, need_weights: bool = False):
+    def forward(
+        self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None, need_weights: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
         expect_shape(x, "attention input", "batch", "seq", ("d_model", self.d_model))
         batch, seq, _ = x.shape
         grouped = self.n_kv_heads != self.n_heads
@@ -249,7 +254,9 @@ class MultiHeadSelfAttention(nn.Module):
         out = self.out_proj(out)
         return (out, weights) if need_weights else out
 
-    def _blocked_positions(self, key_padding_mask, batch, seq, device):
+    def _blocked_positions(
+        self, key_padding_mask: Tensor | None, batch: int, seq: int, device: torch.device
+    ) -> Tensor | None:
         """Bool (batch or 1, 1, seq or 1, seq), True where a query may not look."""
         blocked = None
         if self.causal:

@@ -15,8 +15,9 @@ sits relative to the residual add:
 class attributes say everything the rest of normlab needs to know about it: ``formula``,
 ``wiring`` (the order of the operations on one sub-layer), ``final_norm`` (does a stack of
 these blocks end with one more norm), ``stream_at`` (where its residual stream is
-measured), ``sublayer`` (one sub-layer as a function of ``(x, f, norm)``), ``models`` and how
-every figure of the book draws it (``color``, ``marker``, ``linestyle``).
+measured), ``sublayer`` (one sub-layer as a function of ``(x, f, norm)``), ``prescribes_init``
+(its initialisation is part of it) and ``models``. How a figure draws a placement is the
+demos' business (``normlab.demos.figures.PLACEMENT_STYLE``, keyed by placement name).
 Defining a subclass with a new ``placement`` registers it in ``BLOCKS``.
 
 ``Block(..., placement="pre")`` returns the subclass for a placement chosen by name.
@@ -31,9 +32,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from .attention import MultiHeadSelfAttention
 from .feedforward import FeedForward, GatedFeedForward
@@ -131,6 +133,14 @@ class Block(nn.Module):
     activation=..., causal=..., n_layers=..., **more BlockConfig fields)``.
     """
 
+    # Sub-modules are read by name across normlab, by learners and by from_hf. The FFN is a
+    # FeedForward or a GatedFeedForward (config.gated), a norm any of NORMS, and studies put
+    # wrappers in their place (NormedOutput, ...), so they are typed by what readers may do.
+    attn: Any
+    ffn: Any
+    norm1: Any
+    norm2: Any
+
     placement: str = ""
     formula: str = ""
     wiring: Wiring = Wiring(())
@@ -138,21 +148,18 @@ class Block(nn.Module):
     stream_at: str = "output"  # "output" | "last norm input": where the residual stream is measured
     sublayer: Callable | None = None  # staticmethod (x, f, norm) -> y for one sub-layer
     models: tuple[str, ...] = ()
-    # How every figure of the book draws this placement (normlab.demos.figures.PLACEMENT_STYLE):
-    # the Tableau colours matplotlib users know, post red, pre blue; placements whose curves
-    # can lie on top of each other (sandwich/res-post, pre/parallel) differ in marker and dash.
-    color: str = "#555555"
-    marker: str = "o"
-    linestyle: str | tuple = "-"
+    # the placement's own initialisation is part of it (DeepNorm's beta): a study that
+    # re-initialises the weights of its blocks leaves such a block alone
+    prescribes_init: bool = False
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         # the first class to name a placement owns it; a subclass that reuses the name
         # (a variant in a case study, a learner's copy) does not replace it
         if cls.__dict__.get("placement") and cls.placement not in BLOCKS:
             BLOCKS[cls.placement] = cls
 
-    def __new__(cls, *args, placement: str | None = None, **kwargs):
+    def __new__(cls, *args: Any, placement: str | None = None, **kwargs: Any) -> Block:
         # Block(..., placement="post") builds a PostNormBlock, and so on.
         if cls is Block:
             if placement not in BLOCKS:
@@ -160,7 +167,7 @@ class Block(nn.Module):
             cls = BLOCKS[placement]
         return super().__new__(cls)
 
-    def __init__(self, *args, placement: str | None = None, **kwargs):
+    def __init__(self, *args: Any, placement: str | None = None, **kwargs: Any) -> None:
         super().__init__()
         if placement is not None and placement != self.placement:
             raise ValueError(f"{type(self).__name__} has placement {self.placement!r}, not {placement!r}")
@@ -222,9 +229,6 @@ class PostNormBlock(Block):
     """y = LN(x + F(x)): the norm sits on the residual stream itself."""
 
     placement = "post"
-    color = "#d62728"
-    marker = "o"
-    linestyle = "-"
     formula = "y = LN(x + F(x))"
     wiring = Wiring(("F",), ("LN",))
     final_norm = False  # each block already ends with a norm (BERT has no final LN)
@@ -232,7 +236,7 @@ class PostNormBlock(Block):
     sublayer = staticmethod(lambda x, f, norm: norm(x + f(x)))
     models = ("Transformer 2017", "BERT", "GPT-1")
 
-    def forward(self, x, key_padding_mask=None):
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
         self._check(x)
         x = self.norm1(x + self._sa_block(x, key_padding_mask))
         x = self.norm2(x + self._ff_block(x))
@@ -243,15 +247,12 @@ class PreNormBlock(Block):
     """y = x + F(LN(x)): the identity path is never normalised."""
 
     placement = "pre"
-    color = "#1f77b4"
-    marker = "s"
-    linestyle = "-"
     formula = "y = x + F(LN(x))"
     wiring = Wiring(("LN", "F"))
     sublayer = staticmethod(lambda x, f, norm: x + f(norm(x)))
     models = ("GPT-2/3", "T5", "LLaMA")
 
-    def forward(self, x, key_padding_mask=None):
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
         self._check(x)
         x = x + self._sa_block(self.norm1(x), key_padding_mask)
         x = x + self._ff_block(self.norm2(x))
@@ -262,19 +263,16 @@ class SandwichBlock(Block):
     """y = x + LN(F(LN(x))): pre-norm plus a norm on each branch's output."""
 
     placement = "sandwich"
-    color = "#2ca02c"
-    marker = "^"
-    linestyle = "--"
     formula = "y = x + LN(F(LN(x)))"
     wiring = Wiring(("LN", "F", "LN"))
     sublayer = staticmethod(lambda x, f, norm: x + norm(f(norm(x))))
     models = ("CogView", "Gemma 2/3")
 
-    def _add_modules(self):
+    def _add_modules(self) -> None:
         self.norm3 = self.config.make_norm()  # after attention
         self.norm4 = self.config.make_norm()  # after the FFN
 
-    def forward(self, x, key_padding_mask=None):
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
         self._check(x)
         x = x + self.norm3(self._sa_block(self.norm1(x), key_padding_mask))
         x = x + self.norm4(self._ff_block(self.norm2(x)))
@@ -285,15 +283,12 @@ class ResPostNormBlock(Block):
     """y = x + LN(F(x)): the norm on the branch's output (Swin V2; the course text's form)."""
 
     placement = "res-post"
-    color = "#9467bd"
-    marker = "v"
-    linestyle = ":"
     formula = "y = x + LN(F(x))"
     wiring = Wiring(("F", "LN"))
     sublayer = staticmethod(lambda x, f, norm: x + norm(f(x)))
     models = ("Swin V2", "OLMo 2")
 
-    def forward(self, x, key_padding_mask=None):
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
         self._check(x)
         x = x + self.norm1(self._sa_block(x, key_padding_mask))
         x = x + self.norm2(self._ff_block(x))
@@ -308,16 +303,14 @@ class DeepNormBlock(Block):
     """
 
     placement = "deepnorm"
-    color = "#ff7f0e"
-    marker = "D"
-    linestyle = "-."
     formula = "y = LN(α·x + F(x)),  F's weights ×β at init"
     wiring = Wiring(("F",), ("LN",), identity_scale="×α")
     final_norm = False
     stream_at = "last norm input"
+    prescribes_init = True
     models = ("DeepNet (Wang et al. 2022)",)
 
-    def init_weights(self):
+    def init_weights(self) -> None:
         self.alpha = (2 * self.n_layers) ** 0.25
         self.beta = (8 * self.n_layers) ** -0.25
         # The DeepNet paper's init (its Figure 2 pseudocode): Xavier-normal, gain beta on the
@@ -334,7 +327,7 @@ class DeepNormBlock(Block):
         ):
             nn.init.xavier_normal_(proj.weight, gain=gain)
 
-    def forward(self, x, key_padding_mask=None):
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
         self._check(x)
         x = self.norm1(self.alpha * x + self._sa_block(x, key_padding_mask))
         x = self.norm2(self.alpha * x + self._ff_block(x))
@@ -352,18 +345,15 @@ class ParallelBlock(Block):
     """
 
     placement = "parallel"
-    color = "#8c564b"
-    marker = "x"
-    linestyle = (0, (6, 2))
     formula = "y = x + Attn(LN(x)) + FFN(LN(x))"
     wiring = Wiring(("LN", "Attn + FFN"))
     models = ("GPT-J", "PaLM")
 
-    def _add_modules(self):
+    def _add_modules(self) -> None:
         if self.config.shared_norm:
             del self.norm2  # one norm feeds both branches (GPT-J, PaLM)
 
-    def forward(self, x, key_padding_mask=None):
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
         self._check(x)
         h = self.norm1(x)
         h_ffn = h if self.config.shared_norm else self.norm2(x)

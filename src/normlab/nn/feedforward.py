@@ -53,7 +53,9 @@ def make_activation(name: str) -> nn.Module:
 class FeedForward(nn.Module):
     """(batch, seq, d_model) -> (batch, seq, d_ff) -> (batch, seq, d_model), per position."""
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu", bias: bool = True):
+    def __init__(
+        self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu", bias: bool = True
+    ) -> None:
         super().__init__()
         self.d_model = d_model
         self.linear1 = nn.Linear(d_model, d_ff, bias=bias)
@@ -71,7 +73,9 @@ class GatedFeedForward(nn.Module):
     ``down(act(gate(x)) * up(x))``. The gate decides, feature by feature, how much of
     ``up(x)`` passes."""
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "silu", bias: bool = False):
+    def __init__(
+        self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "silu", bias: bool = False
+    ) -> None:
         super().__init__()
         self.d_model = d_model
         self.gate_proj = nn.Linear(d_model, d_ff, bias=bias)

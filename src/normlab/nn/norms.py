@@ -24,7 +24,7 @@ DEFAULT_EPS = {"layer": 1e-5, "rms": 1e-6, "scale": 1e-5}
 
 
 class RMSNorm(nn.Module):
-    def __init__(self, d_model: int, eps: float = 1e-6, unit_offset: bool = False):
+    def __init__(self, d_model: int, eps: float = 1e-6, unit_offset: bool = False) -> None:
         super().__init__()
         self.eps, self.unit_offset = eps, unit_offset
         self.weight = nn.Parameter(torch.zeros(d_model) if unit_offset else torch.ones(d_model))
@@ -39,7 +39,7 @@ class RMSNorm(nn.Module):
 
 
 class ScaleNorm(nn.Module):
-    def __init__(self, d_model: int, eps: float = 1e-5):
+    def __init__(self, d_model: int, eps: float = 1e-5) -> None:
         super().__init__()
         self.eps = eps
         self.g = nn.Parameter(torch.tensor(math.sqrt(d_model)))

@@ -10,6 +10,8 @@ head; ``embed_norm=True`` normalises the embeddings before the first block (BERT
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -28,6 +30,15 @@ class TransformerStack(nn.Module):
     fields, the same for every block.
     """
 
+    # An nn.ModuleList of blocks, and the norms (None where the placement has none). Studies
+    # put wrappers and other modules in their place and read them by name, so they are typed
+    # by what their readers may do: anything.
+    blocks: Any
+    final_norm: Any
+    embed_norm: Any
+    position_embedding: Any
+    lm_head: Any
+
     def __init__(
         self,
         n_layers: int,
@@ -45,8 +56,8 @@ class TransformerStack(nn.Module):
         embed_norm: bool = False,
         learned_positions: bool = True,
         lm_head_bias: bool = True,
-        **block_options,
-    ):
+        **block_options: Any,
+    ) -> None:
         super().__init__()
         if placement not in BLOCKS:
             raise ValueError(f"unknown placement {placement!r}: expected one of {tuple(BLOCKS)}")

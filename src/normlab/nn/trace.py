@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -19,7 +21,7 @@ class TraceStep:
         return f"{self.name:<22} {self.op:<14} {self.input_shape} -> {self.output_shape}"
 
 
-def trace_shapes(module: nn.Module, x: torch.Tensor, **forward_kwargs) -> list[TraceStep]:
+def trace_shapes(module: nn.Module, x: torch.Tensor, **forward_kwargs: Any) -> list[TraceStep]:
     """Run ``module(x)`` once and return every leaf step in the order it ran.
 
     A leaf is a sub-module with no children (a Linear, a norm, SplitHeads, Softmax ...).
@@ -28,8 +30,8 @@ def trace_shapes(module: nn.Module, x: torch.Tensor, **forward_kwargs) -> list[T
     """
     steps: list[TraceStep] = []
 
-    def record(name):
-        def hook(mod, args, output):
+    def record(name: str) -> Callable[..., None]:
+        def hook(mod: nn.Module, args: tuple[Any, ...], output: Any) -> None:
             first = next((a for a in args if isinstance(a, torch.Tensor)), None)
             out = output[0] if isinstance(output, tuple) else output
             steps.append(

@@ -1,8 +1,10 @@
 """What a chapter cell puts on a page: the demos' runtime.
 
-- :mod:`.widgets`: ``precomputed_demo`` and its ``Control``/``Picture`` (every variant
-  pre-rendered on a static page, re-rendered live in JupyterLab), the PNG encoder and the
-  on-disk view cache;
+- :mod:`.widgets`: the one import path of the demos' runtime (``precomputed_demo``,
+  ``Control``, ``Picture``, ...), re-exported from the modules that hold one idea each:
+  :mod:`.images` (figure size, the PNG encoder, alt text), :mod:`.views` (a render's result
+  encoded once), :mod:`.cache` (the on-disk view cache), :mod:`.controls` and :mod:`.demo`
+  (the builder: ``live_demo`` and ``static_demo``);
 - :mod:`.display`: the one HTML table of chapter cells and demos.
 
 It sits below :mod:`normlab.demos` (which draws with it) and imports no other part of

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import html
+from typing import Any
 
 
 def table_html(header: list[str], rows: list[list], caption: str = "") -> str:
     """An HTML table of escaped text; a tuple (a shape) is shown as code, e.g. ``(2, 8, 10, 10)``."""
 
-    def cell(value) -> str:
+    def cell(value: object) -> str:
         if isinstance(value, tuple):
             return f"<code>{html.escape(str(value))}</code>"
         return html.escape(str(value))
@@ -19,7 +20,7 @@ def table_html(header: list[str], rows: list[list], caption: str = "") -> str:
     return f'<table class="table normlab-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def html_table(header: list[str], rows: list[list], caption: str = ""):
+def html_table(header: list[str], rows: list[list], caption: str = "") -> Any:
     """The same table as a cell's output (rendered by myst-nb and JupyterLab alike)."""
     from IPython.display import HTML
 

@@ -10,105 +10,72 @@ in the JS file, and their tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from .bank import (
+from .fields import Fail, as_numbers, parse_choices, variant_args
+from .model import (
+    TYPES,
     Feedback,
     Question,
+    QuizType,
     Variant,
     WrongAnswer,
-    as_numbers,
     fill,
-    parse_choices,
+    get_type,
+    register,
     template_names,
-    variant_args,
     verdict,
 )
 from .numbers import numbers_match, parse_numbers
 
-TYPES: dict[str, QuizType] = {}
-
-
-def register(cls):
-    """Class decorator: make a quiz type available to banks under ``cls.name``."""
-    TYPES[cls.name] = cls()
-    return cls
-
-
-def get_type(name: str) -> QuizType:
-    try:
-        return TYPES[name]
-    except KeyError:
-        raise KeyError(f"no quiz type {name!r}; known: {', '.join(TYPES)}") from None
-
-
-class QuizType:
-    name: str = ""
-    label: str = ""  # shown before the prompt, e.g. "Quiz (one answer):"
-    bank_keys: tuple[str, ...] = ()  # keys a bank may give besides id, type, prompt, explain
-    gives_up: bool = False  # offers "Show the answer" (:meth:`reveal`) to a reader who is stuck
-
-    def parse(self, raw: dict, common: dict, fail: Callable[[str], None]) -> Question:
-        raise NotImplementedError
-
-    def check(self, q: Question, response: Any, variant: int = 0) -> Feedback:
-        raise NotImplementedError
-
-    def html(self, q: Question, out) -> None:
-        """Emit the answer area through ``out`` (normlab.book.quiz_directive.QuizHtml):
-        ``out.html(markup)``, ``out.text(markdown, css_class)``, ``out.explanation(...)``."""
-        raise NotImplementedError
-
-    def widget(self, q: Question, live):
-        """The live input: an object with ``.box`` (an ipywidget) and ``.response()``
-        (None while unanswered); ``live`` is the QuizWidget (``live.markdown(text)``)."""
-        raise NotImplementedError
-
-    def is_solved(self, q: Question, response: Any) -> bool:
-        return self.check(q, response).correct
-
-    def reveal(self, q: Question, variant: int = 0) -> Feedback:
-        """The answer and every explanation, for a reader who gives up (types with ``gives_up``)."""
-        raise NotImplementedError(f"a {self.name} question has no 'Show the answer'")
-
-
-# ---------------------------------------------------------------------------
+# A key this much longer (in characters) than every other option gives itself away.
+LONGEST_KEY_RATIO = 1.5
 
 
 @register
 class SingleChoice(QuizType):
     name, label, bank_keys = "single", "Quiz (one answer):", ("options",)
 
-    def parse(self, raw, common, fail):
+    def parse(self, raw: dict[str, Any], common: dict[str, Any], fail: Fail) -> Question:
         choices = parse_choices(raw.get("options"), "options", fail, with_correct=True)
         n_correct = sum(c.correct for c in choices)
         if n_correct != 1:
             fail(f"a single-choice question needs exactly one option with 'correct: true', found {n_correct}")
         return Question(**common, choices=choices)
 
-    def check(self, q, response, variant=0):
+    def check(self, q: Question, response: Any, variant: int = 0) -> Feedback:
         chosen = q.choices[response]
         return Feedback(chosen.correct, verdict(chosen.correct), (chosen.explain,))
 
-    def html(self, q, out):
+    def html(self, q: Question, out: Any) -> None:
         out.options("radio")
 
-    def widget(self, q, live):
+    def widget(self, q: Question, live: Any) -> Any:
         return live.option_rows(exclusive=True)
+
+    def give_aways(self, q: Question) -> list[str]:
+        key = next(c for c in q.choices if c.correct)
+        others = [len(c.text) for c in q.choices if not c.correct]
+        if others and len(key.text) > LONGEST_KEY_RATIO * max(others):
+            return [
+                f"the key is the longest option by far ({len(key.text)} characters, the next "
+                f"{max(others)}): a reader who picks the longest option wins; reword the options"
+            ]
+        return []
 
 
 @register
 class MultipleChoice(SingleChoice):
     name, label = "multiple", "Quiz (all that apply):"
 
-    def parse(self, raw, common, fail):
+    def parse(self, raw: dict[str, Any], common: dict[str, Any], fail: Fail) -> Question:
         choices = parse_choices(raw.get("options"), "options", fail, with_correct=True)
         if not any(c.correct for c in choices):
             fail("a multiple-choice question needs at least one option with 'correct: true'")
         return Question(**common, choices=choices)
 
-    def check(self, q, response, variant=0):
+    def check(self, q: Question, response: Any, variant: int = 0) -> Feedback:
         picked = set(response)
         wrong = [i for i, c in enumerate(q.choices) if i in picked and not c.correct]
         missed = [i for i, c in enumerate(q.choices) if i not in picked and c.correct]
@@ -118,11 +85,14 @@ class MultipleChoice(SingleChoice):
             return Feedback(False, verdict(False), notes, tuple(q.choices[i].explain for i in missed))
         return Feedback(True, verdict(True), tuple(q.choices[i].explain for i in sorted(picked)))
 
-    def html(self, q, out):
+    def html(self, q: Question, out: Any) -> None:
         out.options("checkbox")
 
-    def widget(self, q, live):
+    def widget(self, q: Question, live: Any) -> Any:
         return live.option_rows(exclusive=False)
+
+    def give_aways(self, q: Question) -> list[str]:
+        return []  # several keys: the longest option is no tell
 
 
 @register
@@ -137,7 +107,7 @@ class Ordering(QuizType):
     name, label, bank_keys = "ordering", "Quiz (put in order):", ("items",)
     gives_up = True
 
-    def parse(self, raw, common, fail):
+    def parse(self, raw: dict[str, Any], common: dict[str, Any], fail: Fail) -> Question:
         return Question(
             **common, choices=parse_choices(raw.get("items"), "items", fail, with_correct=False, with_after=True)
         )
@@ -163,7 +133,7 @@ class Ordering(QuizType):
                     bad |= {item, earlier}
         return [pos for pos, item in enumerate(order) if item in bad]
 
-    def check(self, q, response, variant=0):
+    def check(self, q: Question, response: Any, variant: int = 0) -> Feedback:
         order = list(response)
         if sorted(order) != list(range(len(q.choices))):
             raise ValueError(f"an ordering response lists each item index once, got {order!r}")
@@ -172,21 +142,21 @@ class Ordering(QuizType):
             return Feedback(False, f"Not quite: {len(misplaced)} of {len(order)} steps are out of place.", ())
         return Feedback(True, verdict(True), self.explanations(q, order))
 
-    def reveal(self, q, variant=0):
+    def reveal(self, q: Question, variant: int = 0) -> Feedback:
         return Feedback(False, "One right order:", self.explanations(q, range(len(q.choices)), with_text=True))
 
     @staticmethod
-    def explanations(q: Question, order, with_text: bool = False) -> tuple[str, ...]:
+    def explanations(q: Question, order: Iterable[int], with_text: bool = False) -> tuple[str, ...]:
         """Every step's explanation in ``order``, then the question's."""
         steps = tuple(
             f"**{q.choices[i].text}** {q.choices[i].explain}" if with_text else q.choices[i].explain for i in order
         )
         return steps + ((q.explain,) if q.explain else ())
 
-    def html(self, q, out):
+    def html(self, q: Question, out: Any) -> None:
         out.ordering([sorted(before) for before in self.predecessors(q)])
 
-    def widget(self, q, live):
+    def widget(self, q: Question, live: Any) -> Any:
         return live.order_rows()
 
 
@@ -198,10 +168,11 @@ class Numeric(QuizType):
     name, label = "numeric", "Quiz (type a value):"
     bank_keys = ("answer", "answer_from", "args", "vary", "tolerance", "wrong")
 
-    def parse(self, raw, common, fail):
+    def parse(self, raw: dict[str, Any], common: dict[str, Any], fail: Fail) -> Question:
         if ("answer" in raw) == ("answer_from" in raw):
             fail("give exactly one of 'answer' (typed) or 'answer_from' (computed by normlab)")
         args = raw.get("args", {})
+        source: Callable[..., Any] | None = None
         if "answer_from" in raw:
             source = resolve_answer_source(raw["answer_from"])
             if source is None:
@@ -229,6 +200,7 @@ class Numeric(QuizType):
                 return as_numbers(raw["answer"], "answer", fail)
             name = raw["answer_from"]
             try:
+                assert source is not None  # resolved above, or fail() raised
                 value = source(**params)
             except Exception as err:  # the author's args are wrong: say so with the question id
                 fail(f"answer_from: {name}(**{params}) failed: {type(err).__name__}: {err}")
@@ -269,7 +241,7 @@ class Numeric(QuizType):
             return v.answer, v.wrong
         return q.answer, tuple(w.answer for w in q.wrong)
 
-    def check(self, q, response, variant=0):
+    def check(self, q: Question, response: Any, variant: int = 0) -> Feedback:
         try:
             given = parse_numbers(response)
         except ValueError as err:
@@ -283,13 +255,21 @@ class Numeric(QuizType):
                 return Feedback(False, verdict(False), (note.explain,))
         return Feedback(False, verdict(False), general)
 
-    def html(self, q, out):
-        out.numeric(
-            placeholder(q),
-            [{"params": v.params, "answer": list(v.answer), "wrong": [list(w) for w in v.wrong]} for v in q.variants],
-        )
+    def html(self, q: Question, out: Any) -> None:
+        out.numeric(placeholder(q))
 
-    def widget(self, q, live):
+    def general_explanation(self, q: Question, out: Any) -> None:
+        pass  # out.numeric placed it, after the wrong answers' explanations
+
+    def variant_data(self, q: Question) -> list[dict[str, Any]]:
+        return [{"params": v.params, "answer": list(v.answer), "wrong": [list(w) for w in v.wrong]} for v in q.variants]
+
+    def answer_key(self, q: Question, variant: int = 0) -> tuple[float, ...]:
+        return self.keys(q, variant)[0]
+
+    empty_response = "Type an answer first."
+
+    def widget(self, q: Question, live: Any) -> Any:
         return live.text_input(placeholder(q))
 
 

@@ -15,17 +15,19 @@ import html
 import os
 import random
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from .bank import Feedback, Question, load_banks
-from .types import Numeric
+from .bank import load_banks
+from .model import Feedback, Question
 
 _MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$", re.DOTALL)
 
 
 @lru_cache(maxsize=1)
-def _markdown():
+def _markdown() -> Any:
     from markdown_it import MarkdownIt
 
     return MarkdownIt("commonmark", {"html": False})
@@ -36,7 +38,7 @@ def markdown_html(text: str, block: bool = False) -> str:
     -> ``<em>x</em> and $\\sqrt{d}$``."""
     maths: list[str] = []
 
-    def protect(match):
+    def protect(match: re.Match[str]) -> str:
         maths.append(match.group(0))
         return f"\ue000{len(maths) - 1}\ue001"
 
@@ -66,13 +68,13 @@ def get_question(question_id: str, quiz_dir: str | os.PathLike | None = None) ->
     return bank[question_id]
 
 
-def show(question_id: str, quiz_dir: str | os.PathLike | None = None, variant: int | None = None):
+def show(question_id: str, quiz_dir: str | os.PathLike | None = None, variant: int | None = None) -> Any:
     """Render a bank question as ipywidgets (for a live kernel) and return the widget."""
     return QuizWidget(get_question(question_id, quiz_dir), variant=variant).box
 
 
 class _Area:
-    def __init__(self, box, response, solve=None):
+    def __init__(self, box: Any, response: Callable[[], Any], solve: Callable[[], None] | None = None) -> None:
         self.box, self.response, self.solve = box, response, solve  # solve: show the answer
 
 
@@ -80,7 +82,7 @@ class QuizWidget:
     """The ipywidgets surface: the learner's input, Check, Reset (and Try another) and
     feedback, all graded by :meth:`Question.check`."""
 
-    def __init__(self, question: Question, variant: int | None = None):
+    def __init__(self, question: Question, variant: int | None = None) -> None:
         import ipywidgets as w
 
         self.question = q = question
@@ -125,7 +127,7 @@ class QuizWidget:
             rows.append(w.HBox([box, w.HTMLMath(value=self.markdown(q.choices[i].text))]))
         if exclusive:
 
-            def only_one(change, chosen):
+            def only_one(change: dict[str, Any], chosen: int) -> None:
                 if change["new"]:
                     for i, other in boxes.items():
                         if i != chosen and other.value:
@@ -135,7 +137,7 @@ class QuizWidget:
                 box.observe(lambda change, i=i: only_one(change, i), names="value")
         self.boxes = boxes
 
-        def response():
+        def response() -> int | set[int] | None:
             picked = {i for i, box in boxes.items() if box.value}
             if not picked:
                 return None
@@ -150,7 +152,7 @@ class QuizWidget:
         self._order_box = w.VBox()
         self._draw_order()
 
-        def solve():
+        def solve() -> None:
             self.order = list(range(len(self.question.choices)))  # the bank lists a right order
             self._draw_order()
 
@@ -165,7 +167,7 @@ class QuizWidget:
 
     # --- actions -------------------------------------------------------------------
 
-    def _draw_order(self):
+    def _draw_order(self) -> None:
         import ipywidgets as w
 
         rows = []
@@ -180,30 +182,28 @@ class QuizWidget:
             rows.append(w.HBox([up, down, w.HTMLMath(value=f"{pos + 1}. {text}")]))
         self._order_box.children = rows
 
-    def _move(self, pos: int, step: int):
+    def _move(self, pos: int, step: int) -> None:
         other = pos + step
         self.order[pos], self.order[other] = self.order[other], self.order[pos]
         self._draw_order()
 
-    def response(self):
+    def response(self) -> Any:
         return self.area.response()
 
-    def _check(self):
+    def _check(self) -> None:
         response = self.response()
         if response is None or response == "":
-            self.feedback.value = (
-                "Choose an answer first." if self.question.type != "numeric" else "Type an answer first."
-            )
+            self.feedback.value = self.question.kind.empty_response
             return
         self.show_feedback(self.question.check(response, self.variant))
 
-    def reveal(self):
+    def reveal(self) -> None:
         """Give up: show one right answer and every explanation."""
         if self.area.solve:
             self.area.solve()
         self.show_feedback(self.question.reveal(self.variant))
 
-    def show_feedback(self, result: Feedback):
+    def show_feedback(self, result: Feedback) -> None:
         colour = "green" if result.correct else "#b00"
         notes = "".join(
             f"<li>{'<i>Missed (a right option you did not pick):</i> ' if text in result.missed else ''}"
@@ -212,18 +212,18 @@ class QuizWidget:
         )
         self.feedback.value = f"<b style='color:{colour}'>{html.escape(result.message)}</b><ul>{notes}</ul>"
 
-    def try_another(self):
+    def try_another(self) -> None:
         """Draw another variant of a parameterised question (new sizes, new key)."""
         n = len(self.question.variants)
         if n > 1:
             self.variant = (self.variant + random.randrange(1, n)) % n
         self._reset()
 
-    def key(self):
+    def key(self) -> tuple[float, ...]:
         """The answer of the variant on screen (for tests and instructors)."""
-        return Numeric.keys(self.question, self.variant)[0]
+        return self.question.kind.answer_key(self.question, self.variant)
 
-    def _reset(self):
+    def _reset(self) -> None:
         q = self.question
         self.feedback.value = ""
         self.prompt.value = f"<b>{self.markdown(q.prompt_for(self.variant))}</b>"

@@ -4,6 +4,6 @@ Probes (``analysis``), the chapters' experiments and their settings (``experimen
 ``deepstacks``, ``training``, ``schedules``, ``lm``, ``logits``, ``llmnorms``, ``batchnorm``), cost formulas
 (``costs``) and the debugging case studies (``casestudies``). This layer imports
 ``normlab.nn`` and never the quizzes, demos, checks or the book's tooling
-(tests/unit/test_layers.py). Import a module by name, e.g.
+(the normlab-layers contract in pyproject.toml). Import a module by name, e.g.
 ``from normlab.studies import experiments``; importing this package loads none of them.
 """

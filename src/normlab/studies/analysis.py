@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..nn.blocks import Block
 from .seeds import seed_base
 
 
-def _blocks(model: nn.Module) -> Sequence[nn.Module]:
+def _grad(module: nn.Module, name: str) -> torch.Tensor:
+    grad = dict(module.named_parameters())[name].grad
+    assert grad is not None, f"{name} has no gradient: the loss does not depend on it"
+    return grad
+
+
+def _blocks(model: nn.Module) -> Any:
     if not hasattr(model, "blocks"):
         raise TypeError(f"expected a model with .blocks (e.g. a TransformerStack), got {type(model).__name__}")
     return model.blocks
@@ -59,7 +67,7 @@ def grad_norms_by_layer(
     model.zero_grad(set_to_none=True)
     torch.manual_seed(seed_base() + seed)
     loss_fn(model(x)).backward()
-    norms = {name: [dict(b.named_parameters())[name].grad.norm().item() for b in blocks] for name in names}
+    norms = {name: [_grad(b, name).norm().item() for b in blocks] for name in names}
     model.zero_grad(set_to_none=True)
     return norms[names[0]] if isinstance(params, str) else norms
 
@@ -68,7 +76,7 @@ def last_block_gradient_by_depth(
     build_stack: Callable[[int, int], nn.Module],
     make_batch: Callable[[int], tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]],
     depths: Sequence[int],
-    seeds: Sequence[int] = range(3),
+    seeds: Iterable[int] = range(3),
     param: str = "ffn.linear2.weight",
 ) -> np.ndarray:
     """||dLoss/dparam|| of the *last* block at initialisation, for each depth, mean over seeds.
@@ -78,8 +86,10 @@ def last_block_gradient_by_depth(
     for W2 this falls like 1/sqrt(depth) in a pre-norm stack and does not in a post-norm one.
     """
 
-    def last(depth, seed):
-        return grad_norms_by_layer(build_stack(depth, seed), *make_batch(seed), params=param)[-1]
+    def last(depth: int, seed: int) -> float:
+        norms = grad_norms_by_layer(build_stack(depth, seed), *make_batch(seed), params=param)
+        assert isinstance(norms, list)  # one name gives one list
+        return norms[-1]
 
     return np.array([np.mean([last(depth, seed) for seed in seeds]) for depth in depths])
 
@@ -97,7 +107,7 @@ def activation_norms_by_layer(model: nn.Module, x: torch.Tensor, squared: bool =
     return [(n.pow(2) if squared else n).mean().item() for n in norms]
 
 
-def silence_branches(block):
+def silence_branches(block: Block) -> Block:
     """Zero the last linear layer of both core functions, so F(anything) = 0 in ``block``.
 
     What is left is the wiring alone: a block whose identity path is untouched then

@@ -25,6 +25,8 @@ BatchNorm uses its running statistics instead of the batch's and the dependence 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
@@ -40,7 +42,7 @@ class TokenBatchNorm(nn.Module):
     """BatchNorm over tokens: each feature normalised with the mean and variance of all
     ``batch * seq`` tokens of the batch (training mode) or with running estimates (eval)."""
 
-    def __init__(self, d_model: int, eps: float = 1e-5):
+    def __init__(self, d_model: int, eps: float = 1e-5) -> None:
         super().__init__()
         self.bn = nn.BatchNorm1d(d_model, eps=eps)
 
@@ -111,6 +113,6 @@ def causal_leakage(norm: str, seed: int = 0, train: bool = True, t: int = SEQ //
 MEASURE = {"batch_dependence": batch_dependence, "padding_leakage": padding_leakage, "causal_leakage": causal_leakage}
 
 
-def leakage(seeds, train: bool = True) -> dict[tuple[str, str], list[float]]:
+def leakage(seeds: Iterable[int], train: bool = True) -> dict[tuple[str, str], list[float]]:
     """{(measurement, norm): [value per seed]} for the three measurements and both norms."""
     return {(m, n): [MEASURE[m](n, s, train=train) for s in seeds] for m in MEASURE for n in NORMS}

@@ -26,10 +26,12 @@ import difflib
 import inspect
 import math
 import textwrap
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from ..nn.blocks import Block, PostNormBlock, PreNormBlock
 from ..nn.norms import make_norm
@@ -60,7 +62,7 @@ def stack_of(
     d_ff: int = D_FF,
     final_norm: bool = True,
     seed: int = 0,
-    **block_kwargs,
+    **block_kwargs: Any,
 ) -> TransformerStack:
     """A TransformerStack whose blocks are ``block_cls`` (a normlab Block or a buggy variant).
 
@@ -75,7 +77,7 @@ def stack_of(
     return stack
 
 
-def _zero_branch_outputs(block: nn.Module) -> nn.Module:
+def _zero_branch_outputs(block: Block) -> nn.Module:
     """A copy of ``block`` whose attention and FFN return exactly zero."""
     block = copy.deepcopy(block)
     with torch.no_grad():
@@ -100,7 +102,7 @@ def refactor_diff() -> str:
     return "\n".join(difflib.unified_diff(before, after, "block.py (before)", "block.py (after)", lineterm="", n=1))
 
 
-def identity_path_is_clean(block: nn.Module, x: torch.Tensor | None = None) -> bool:
+def identity_path_is_clean(block: Block, x: torch.Tensor | None = None) -> bool:
     """True when a block whose sub-layers output zero returns its input unchanged.
 
     That holds exactly when no norm sits on the residual stream (pre-norm, sandwich,
@@ -113,7 +115,7 @@ def identity_path_is_clean(block: nn.Module, x: torch.Tensor | None = None) -> b
 
 
 def last_w2_gradient_by_depth(
-    block_cls: type[Block], depths=(2, 8, 32), seeds=range(3), n_classes: int = 10
+    block_cls: type[Block], depths: Sequence[int] = (2, 8, 32), seeds: Sequence[int] = range(3), n_classes: int = 10
 ) -> list[float]:
     """||dLoss/dW2|| of the last block's FFN at initialisation, for each depth (mean over seeds).
 
@@ -122,14 +124,14 @@ def last_w2_gradient_by_depth(
     1/sqrt(L) for pre-norm, does not fall for post-norm.
     """
 
-    def batch(seed):
+    def batch(seed: int) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
         g = generator(1000, seed)
         x = torch.randn(BATCH, SEQ, D_MODEL, generator=g)
         head = torch.randn(D_MODEL, n_classes, generator=g) / math.sqrt(D_MODEL)
         target = torch.randint(0, n_classes, (BATCH * SEQ,), generator=g)
         return x, lambda out: nn.functional.cross_entropy((out @ head).flatten(0, 1), target)
 
-    def stack(depth, seed):
+    def stack(depth: int, seed: int) -> TransformerStack:
         return stack_of(block_cls, depth, seed=seed)
 
     return last_block_gradient_by_depth(stack, batch, depths, seeds).tolist()
@@ -147,7 +149,7 @@ class SequenceNorm(nn.Module):
     on the mean and variance of the *whole* sequence, future tokens included.
     """
 
-    def __init__(self, d_model: int, eps: float = 1e-5):
+    def __init__(self, d_model: int, eps: float = 1e-5) -> None:
         super().__init__()
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(d_model))
@@ -169,7 +171,7 @@ def sequence_norm_block(
     return block
 
 
-def future_leak(block: nn.Module, x: torch.Tensor | None = None, position: int = 4) -> float:
+def future_leak(block: Block, x: torch.Tensor | None = None, position: int = 4) -> float:
     """Largest change of the outputs at positions < ``position`` when only the tokens at
     positions >= ``position`` change. A causal block must give exactly 0."""
     x = small_batch(d_model=block.d_model) if x is None else x
@@ -259,7 +261,7 @@ class NormOnceBlock(Block):
 
     placement = "pre"  # what its author believed
 
-    def forward(self, x, key_padding_mask=None):
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
         self._check(x)
         h = self.norm1(x)  # computed once ...
         x = x + self._sa_block(h, key_padding_mask)
@@ -267,7 +269,7 @@ class NormOnceBlock(Block):
         return x
 
 
-def unused_parameters(module: nn.Module, x: torch.Tensor | None = None) -> list[str]:
+def unused_parameters(module: Block | TransformerStack, x: torch.Tensor | None = None) -> list[str]:
     """Names of the parameters that get no gradient from one forward and backward pass."""
     x = small_batch(d_model=module.d_model) if x is None else x
     module.zero_grad(set_to_none=True)
@@ -287,7 +289,7 @@ _WIRING_STEPS = {
 }
 
 
-def wiring_signature(block: nn.Module, x: torch.Tensor | None = None) -> list[str]:
+def wiring_signature(block: Block, x: torch.Tensor | None = None) -> list[str]:
     """The block's norms and sub-layer ends in the order they run, read from a trace.
 
     Pre-norm gives ['norm', 'attn in', 'attn out', 'norm', 'ffn in', 'ffn out'].
@@ -337,7 +339,7 @@ class BlockSpec:
         )
 
 
-def check_block(block: nn.Module, spec: BlockSpec, batch: int = 2, seq: int = 5) -> dict[str, bool]:
+def check_block(block: Block, spec: BlockSpec, batch: int = 2, seq: int = 5) -> dict[str, bool]:
     """Check a block against ``spec``; returns {check name: passed}.
 
     shapes: output and traced intermediate shapes are those the spec promises;

@@ -24,10 +24,12 @@ import functools
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 # A reverse-task run "learned" when its held-out token accuracy reaches 30 %: chance is
 # 1/16 = 6 %. Most of chapter 9's runs end near chance or above 75 %, but a few end in
@@ -58,7 +60,7 @@ class Claim:
 class ClaimFailed(AssertionError):
     """A claim's evidence does not support its sentence: names the claim, its page and the numbers."""
 
-    def __init__(self, claim: Claim, evidence: dict):
+    def __init__(self, claim: Claim, evidence: dict) -> None:
         self.claim, self.evidence = claim, evidence
         super().__init__(
             f"claim {claim.name!r} ({claim.page}, section {claim.section!r}) does not hold: "
@@ -69,7 +71,7 @@ class ClaimFailed(AssertionError):
 CLAIMS: dict[str, Claim] = {}
 
 
-def claim(**fields) -> Claim:
+def claim(**fields: Any) -> Claim:
     """Register a claim under its name (names are unique)."""
     made = Claim(**fields)
     if made.name in CLAIMS:
@@ -90,7 +92,7 @@ def check(name: str) -> dict:
 
 
 def format_evidence(evidence: dict) -> str:
-    def short(value):
+    def short(value: Any) -> Any:
         if isinstance(value, float):
             return f"{value:.4g}"
         if isinstance(value, list | tuple):
@@ -107,29 +109,29 @@ _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8
         10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131}  # fmt: skip
 
 
-def interval95(values) -> tuple[float, float, float]:
+def interval95(values: ArrayLike) -> tuple[float, float, float]:
     """(mean, low, high): the mean of ``values`` over seeds and its 95 % t-interval."""
-    values = np.asarray(values, dtype=float)
-    n = len(values)
-    mean = float(values.mean())
+    data = np.asarray(values, dtype=float)
+    n = len(data)
+    mean = float(data.mean())
     if n < 2:
         return mean, -math.inf, math.inf
-    half = _T95.get(n - 1, 1.96) * float(values.std(ddof=1)) / math.sqrt(n)
+    half = _T95.get(n - 1, 1.96) * float(data.std(ddof=1)) / math.sqrt(n)
     return mean, mean - half, mean + half
 
 
-def mean_interval(values) -> dict:
+def mean_interval(values: ArrayLike) -> dict[str, float]:
     """{"mean", "low", "high"}: interval95 as the evidence of a claim."""
     return dict(zip(("mean", "low", "high"), interval95(values)))
 
 
-def paired_difference(a, b) -> dict:
+def paired_difference(a: ArrayLike, b: ArrayLike) -> dict[str, float]:
     """Seed-by-seed a - b: its mean, 95 % interval, and in how many seeds it is positive."""
     difference = np.asarray(a, float) - np.asarray(b, float)
     return {**mean_interval(difference), "positive": int((difference > 0).sum()), "seeds": len(difference)}
 
 
-def count_learned(accuracies) -> int:
+def count_learned(accuracies: Iterable[float]) -> int:
     return int(sum(a >= LEARNED for a in accuracies))
 
 
@@ -410,7 +412,7 @@ def profile_sweep() -> dict[str, dict[str, np.ndarray]]:
         "correlated, one loss per sequence": replace(GRADIENT_SETTING, loss="pooled"),
         "correlated, causal (decoder-like)": replace(GRADIENT_SETTING, causal=True),
     }
-    sweep = {}
+    sweep: dict[str, dict[str, Any]] = {}
     for name, setting in settings.items():
         runs = {p: np.array([layer_gradients(p, 12, setting, seed) for seed in INIT_SEEDS]) for p in ("post", "pre")}
         sweep[name] = {"setting": setting}
@@ -793,7 +795,7 @@ CH11 = "book/11-small-language-model.md"
 _LM_ENSEMBLE = "8 seeds of each model, 200 steps (trained together)"
 
 
-def lm_runs(placement: str, n_layers: int, modify=None) -> tuple[dict, ...]:
+def lm_runs(placement: str, n_layers: int, modify: Callable[..., Any] | None = None) -> tuple[dict, ...]:
     """Chapter 11's 8 runs of one model (cached by train_lm)."""
     from .lm import LMConfig, train_lm
 
@@ -858,7 +860,7 @@ claim(
 )
 
 
-def spearman(a, b) -> float:
+def spearman(a: ArrayLike, b: ArrayLike) -> float:
     """Spearman's rank correlation of two sequences (no ties expected: they are floats)."""
     ranks_a, ranks_b = (np.argsort(np.argsort(np.asarray(v, float))) for v in (a, b))
     return float(np.corrcoef(ranks_a, ranks_b)[0, 1])
@@ -1126,7 +1128,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown claims {unknown}: expected some of {sorted(CLAIMS)}")
     torch.set_num_threads(1)
-    report = {"kernels": torch.backends.cpu.get_cpu_capability(), "seed_base": seed_base(), "claims": {}}
+    report: dict[str, Any] = {
+        "kernels": torch.backends.cpu.get_cpu_capability(),
+        "seed_base": seed_base(),
+        "claims": {},
+    }
     for name in args.names or CLAIMS:
         found = CLAIMS[name]
         evidence = found.measure()

@@ -19,6 +19,9 @@ token t costs ``4 d^2 + 2 t d`` per layer instead of re-running the whole prefix
 
 from __future__ import annotations
 
+import torch
+
+from ..nn.attention import MultiHeadSelfAttention
 from .experiments import attention_flops, attention_memory_bytes
 
 MIB = 2**20
@@ -91,7 +94,9 @@ def decode_total_flops(seq: int, d_model: int, cached: bool) -> int:
     return sum(decode_step_flops(t, d_model, cached) for t in range(1, seq + 1))
 
 
-def cached_attention_step(attn, x_new, cache: dict | None = None):
+def cached_attention_step(
+    attn: MultiHeadSelfAttention, x_new: torch.Tensor, cache: dict | None = None
+) -> tuple[torch.Tensor, dict]:
     """One decoding step of ``attn`` (a normlab MultiHeadSelfAttention) with a KV cache.
 
     ``x_new`` is the newest token, (batch, 1, d_model); ``cache`` holds the keys and values

@@ -29,11 +29,14 @@ Depth-aware initialisations, each a function that builds a seeded stack of N blo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
+from ..nn.stack import TransformerStack
 from .analysis import block_io
 from .experiments import Setting, build_stack, make_batch, perturbed_output_change, single_threaded
 from .seeds import generator
@@ -89,7 +92,13 @@ class ScaledResidualBlock(nn.Module):
     (batch, seq, d_model) -> (batch, seq, d_model).
     """
 
-    def __init__(self, block: nn.Module, mode: str):
+    attn: Any  # the wrapped block's sub-modules
+    ffn: Any
+    norm1: Any
+    norm2: Any
+    omega: Tensor  # admin: the fixed weights w of the residual terms
+
+    def __init__(self, block: nn.Module, mode: str) -> None:
         super().__init__()
         if mode not in ("rezero", "admin"):
             raise ValueError(f"mode must be 'rezero' or 'admin', got {mode!r}")
@@ -100,52 +109,53 @@ class ScaledResidualBlock(nn.Module):
             self.norm1, self.norm2 = block.norm1, block.norm2
             self.register_buffer("omega", torch.ones(2))
 
-    def sublayers(self):
+    def sublayers(self) -> tuple[Callable[[Tensor, Tensor | None], Tensor], ...]:
         return (lambda x, mask: self.attn(x, key_padding_mask=mask), lambda x, mask: self.ffn(x))
 
-    def forward(self, x, key_padding_mask=None):
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
         for i, f in enumerate(self.sublayers()):
             if self.mode == "rezero":
                 x = x + self.alpha[i] * f(x, key_padding_mask)
             else:
-                x = (self.norm1, self.norm2)[i](self.omega[i] * x + f(x, key_padding_mask))
+                norm = self.norm1 if i == 0 else self.norm2
+                x = norm(self.omega[i] * x + f(x, key_padding_mask))
         return x
 
 
-def _scale_weights(stack, names, factor):
+def _scale_weights(stack: TransformerStack, names: Iterable[str], factor: float) -> None:
     with torch.no_grad():
         for block in stack.blocks:
             for name in names:
                 block.get_submodule(name).weight.mul_(factor)
 
 
-def _drop_norms(stack):
+def _drop_norms(stack: TransformerStack) -> TransformerStack:
     for block in stack.blocks:
         block.norm1, block.norm2 = nn.Identity(), nn.Identity()
     stack.final_norm = None
     return stack
 
 
-def gpt2_stack(n_layers, setting, seed):
+def gpt2_stack(n_layers: int, setting: Setting, seed: int) -> TransformerStack:
     stack = build_stack("pre", n_layers, setting, seed)
     _scale_weights(stack, ("attn.out_proj", "ffn.linear2"), 1 / math.sqrt(2 * n_layers))
     return stack
 
 
-def tfixup_stack(n_layers, setting, seed):
+def tfixup_stack(n_layers: int, setting: Setting, seed: int) -> TransformerStack:
     stack = _drop_norms(build_stack("pre", n_layers, setting, seed))
     _scale_weights(stack, ("attn.v_proj", "attn.out_proj", "ffn.linear1", "ffn.linear2"), 0.67 * n_layers**-0.25)
     return stack
 
 
-def rezero_stack(n_layers, setting, seed):
+def rezero_stack(n_layers: int, setting: Setting, seed: int) -> TransformerStack:
     stack = build_stack("pre", n_layers, setting, seed)
     stack.blocks = nn.ModuleList(ScaledResidualBlock(b, "rezero") for b in stack.blocks)
     stack.final_norm = None
     return stack
 
 
-def admin_stack(n_layers, setting, seed):
+def admin_stack(n_layers: int, setting: Setting, seed: int) -> TransformerStack:
     """Post-norm with Admin's w_i, set by one forward pass over the seeded batch."""
     stack = build_stack("post", n_layers, setting, seed)
     stack.blocks = nn.ModuleList(ScaledResidualBlock(b, "admin") for b in stack.blocks)
@@ -172,7 +182,7 @@ INITS = {
 }
 
 
-def build_initialised(init: str, n_layers: int, setting: Setting = Setting(), seed: int = 0) -> nn.Module:
+def build_initialised(init: str, n_layers: int, setting: Setting = Setting(), seed: int = 0) -> TransformerStack:
     """A seeded stack of ``n_layers`` blocks with the initialisation named ``init``."""
     if init not in INITS:
         raise ValueError(f"unknown initialisation {init!r}: expected one of {tuple(INITS)}")
@@ -191,7 +201,7 @@ def init_output_change(
 
 
 def init_output_change_vs_depth(
-    init: str, depths, setting: Setting = Setting(), scale: float = 0.01, seeds=range(2)
+    init: str, depths: Sequence[int], setting: Setting = Setting(), scale: float = 0.01, seeds: Iterable[int] = range(2)
 ) -> np.ndarray:
     return np.array([np.mean([init_output_change(init, n, setting, scale, s) for s in seeds]) for n in depths])
 

@@ -26,6 +26,7 @@ measure_trained(runs, config)      chapter 11's curse-of-depth measurements of a
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,7 +54,7 @@ class DepthScaledNorm(nn.Module):
     as in Sun et al.'s code (not a learned parameter).
     """
 
-    def __init__(self, norm: nn.Module, layer: int):
+    def __init__(self, norm: nn.Module, layer: int) -> None:
         super().__init__()
         if not isinstance(layer, int) or layer < 1:
             raise ValueError(f"layer: expected the block's index counted from 1, got {layer!r}")
@@ -96,11 +97,11 @@ def mix_ln(model: TransformerStack, post_fraction: float = 0.25) -> TransformerS
 class NormedOutput(nn.Module):
     """``norm(sublayer(x, **kwargs))``: a norm on a sub-layer's output, (..., d) -> (..., d)."""
 
-    def __init__(self, sublayer: nn.Module, norm: nn.Module):
+    def __init__(self, sublayer: nn.Module, norm: nn.Module) -> None:
         super().__init__()
         self.sublayer, self.norm = sublayer, norm
 
-    def forward(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return self.norm(self.sublayer(x, **kwargs))
 
 
@@ -122,7 +123,7 @@ def normformer(model: TransformerStack) -> TransformerStack:
 
 # name on the page -> the arguments of train_lm that build it (same sizes, seed and data).
 # The modifiers are module-level functions, so train_lm's cache recognises the runs.
-DEPTH_FIXES = {
+DEPTH_FIXES: dict[str, dict[str, Any]] = {
     "pre-norm": {"placement": "pre"},
     "Mix-LN": {"placement": "pre", "modify": mix_ln},
     "LayerNorm scaling": {"placement": "pre", "modify": scale_norms_by_depth},

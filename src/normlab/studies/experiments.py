@@ -21,21 +21,27 @@ from __future__ import annotations
 import functools
 import math
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import torch
-from torch import nn
+from numpy.typing import ArrayLike
+from torch import Tensor, nn
 
 from ..nn.blocks import BLOCKS
 from ..nn.stack import TransformerStack
 from .analysis import grad_norms_by_layer, last_block_gradient_by_depth
 from .seeds import generator, seed_everything
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 @contextmanager
-def one_thread():
+def one_thread() -> Iterator[None]:
     """Run torch on one thread inside the block, then restore the previous count.
 
     These models are tiny: with several threads most of the time goes to waking threads,
@@ -50,9 +56,9 @@ def one_thread():
         torch.set_num_threads(previous)
 
 
-def single_threaded(fn):
+def single_threaded(fn: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         with one_thread():
             return fn(*args, **kwargs)
 
@@ -87,7 +93,7 @@ class Setting:
     causal: bool = False
     n_classes: int = 32
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not 0.0 <= self.token_correlation <= 1.0:
             raise ValueError(f"token_correlation must be in [0, 1], got {self.token_correlation}")
         if self.init not in ("xavier", "torch"):
@@ -123,7 +129,7 @@ def build_stack(placement: str, n_layers: int, setting: Setting = Setting(), see
             block.ffn.linear1,
             block.ffn.linear2,
         )
-        if setting.init == "xavier" and placement != "deepnorm":  # DeepNorm has its own init
+        if setting.init == "xavier" and not block.prescribes_init:  # e.g. DeepNorm's beta
             for linear in linears:
                 nn.init.xavier_normal_(linear.weight)
                 nn.init.zeros_(linear.bias)
@@ -133,7 +139,7 @@ def build_stack(placement: str, n_layers: int, setting: Setting = Setting(), see
     return stack
 
 
-def make_batch(setting: Setting = Setting(), seed: int = 0):
+def make_batch(setting: Setting = Setting(), seed: int = 0) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
     """Seeded inputs ``x`` (batch, seq, d_model) with E||x_i||^2 = d_model, and a loss.
 
     The loss maps the stack's output (batch, seq, d_model) to a scalar (see Setting.loss).
@@ -148,12 +154,12 @@ def make_batch(setting: Setting = Setting(), seed: int = 0):
     if s.loss == "ce":
         targets = torch.randint(0, s.n_classes, (s.batch * s.seq,), generator=g)
 
-        def loss_fn(out):
+        def loss_fn(out: Tensor) -> Tensor:
             return nn.functional.cross_entropy((out @ head).flatten(0, 1), targets)
     else:
         targets = torch.randint(0, s.n_classes, (s.batch,), generator=g)
 
-        def loss_fn(out):
+        def loss_fn(out: Tensor) -> Tensor:
             return nn.functional.cross_entropy(out.mean(dim=1) @ head, targets)
 
     return x, loss_fn
@@ -172,12 +178,14 @@ def layer_gradients(
     return np.array(grad_norms_by_layer(stack, x, loss_fn, params=param))
 
 
-def mean_layer_gradients(placement: str, n_layers: int, setting: Setting = Setting(), seeds=range(3)) -> np.ndarray:
+def mean_layer_gradients(
+    placement: str, n_layers: int, setting: Setting = Setting(), seeds: Iterable[int] = range(3)
+) -> np.ndarray:
     """:func:`layer_gradients` averaged over seeds (Xiong et al. average 10)."""
     return np.mean([layer_gradients(placement, n_layers, setting, s) for s in seeds], axis=0)
 
 
-def profile_slope(grads) -> float:
+def profile_slope(grads: ArrayLike) -> float:
     """Least-squares slope of log(gradient) against relative layer position in [0, 1].
 
     > 0: upper layers get larger gradients (Fig. 3a, post-norm); about 0: flat.
@@ -189,16 +197,18 @@ def profile_slope(grads) -> float:
 
 
 @single_threaded
-def last_layer_gradient_vs_depth(placement: str, depths, setting: Setting = Setting(), seeds=range(3)) -> np.ndarray:
+def last_layer_gradient_vs_depth(
+    placement: str, depths: Sequence[int], setting: Setting = Setting(), seeds: Iterable[int] = range(3)
+) -> np.ndarray:
     """||dLoss/dW2|| of the last block at init, for each depth, averaged over seeds."""
 
-    def stack(depth, seed):
+    def stack(depth: int, seed: int) -> TransformerStack:
         return build_stack(placement, depth, setting, seed)
 
     return last_block_gradient_by_depth(stack, lambda seed: make_batch(setting, seed), depths, seeds)
 
 
-def loglog_slope(depths, values) -> float:
+def loglog_slope(depths: ArrayLike, values: ArrayLike) -> float:
     """Slope of log(values) against log(depths): -0.5 is Theorem 1's 1/sqrt(L) for pre-norm."""
     return float(np.polyfit(np.log(np.asarray(depths, float)), np.log(np.asarray(values, float)), 1)[0])
 
@@ -240,7 +250,9 @@ def stream_sq_norms(placement: str, n_layers: int, setting: Setting = PAPER_SETT
     return np.array([t.pow(2).sum(dim=-1).mean().item() for t in captured])
 
 
-def mean_stream_sq_norms(placement: str, n_layers: int, setting: Setting = PAPER_SETTING, seeds=range(3)) -> np.ndarray:
+def mean_stream_sq_norms(
+    placement: str, n_layers: int, setting: Setting = PAPER_SETTING, seeds: Iterable[int] = range(3)
+) -> np.ndarray:
     return np.mean([stream_sq_norms(placement, n_layers, setting, s) for s in seeds], axis=0)
 
 
@@ -262,7 +274,7 @@ def output_change(
     return perturbed_output_change(stack, x, scale, seed)
 
 
-def perturbed_output_change(stack: nn.Module, x: torch.Tensor, scale: float = 0.01, seed: int = 0) -> float:
+def perturbed_output_change(stack: TransformerStack, x: torch.Tensor, scale: float = 0.01, seed: int = 0) -> float:
     """:func:`output_change` of a given ``stack`` on inputs ``x`` (changes its weights).
 
     Shared with normlab.studies.deepstacks, which measures stacks with other initialisations.
@@ -278,7 +290,11 @@ def perturbed_output_change(stack: nn.Module, x: torch.Tensor, scale: float = 0.
 
 
 def output_change_vs_depth(
-    placement: str, depths, setting: Setting = Setting(), scale: float = 0.01, seeds=range(3)
+    placement: str,
+    depths: Sequence[int],
+    setting: Setting = Setting(),
+    scale: float = 0.01,
+    seeds: Iterable[int] = range(3),
 ) -> np.ndarray:
     return np.array([np.mean([output_change(placement, n, setting, scale, s) for s in seeds]) for n in depths])
 
@@ -318,7 +334,7 @@ def reverse_task_model(placement: str, task: TaskConfig) -> TransformerStack:
     )
 
 
-def reverse_task_batch(task: TaskConfig, generator: torch.Generator):
+def reverse_task_batch(task: TaskConfig, generator: torch.Generator) -> tuple[Tensor, Tensor]:
     tokens = torch.randint(0, task.vocab, (task.batch, task.seq), generator=generator)
     return tokens, tokens.flip(1)
 
@@ -361,24 +377,24 @@ def time_forward(module: nn.Module, x: torch.Tensor, repeats: int = 5) -> float:
 class RecurrentLayer(nn.Module):
     """nn.RNN (tanh, one layer) over (batch, seq, d_model), returning (batch, seq, d_model)."""
 
-    def __init__(self, d_model: int):
+    def __init__(self, d_model: int) -> None:
         super().__init__()
         self.rnn = nn.RNN(d_model, d_model, batch_first=True)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return self.rnn(x)[0]
 
 
 @single_threaded
 def measure_attention_vs_rnn(
-    seq_lens, d_model: int = 64, n_heads: int = 4, batch: int = 1, repeats: int = 5, seed: int = 0
+    seq_lens: Iterable[int], d_model: int = 64, n_heads: int = 4, batch: int = 1, repeats: int = 5, seed: int = 0
 ) -> dict:
     """Measured forward times (seconds) of one self-attention layer and one RNN layer."""
     from ..nn.attention import MultiHeadSelfAttention
 
     seed_everything(seed)
     attention, rnn = MultiHeadSelfAttention(d_model, n_heads), RecurrentLayer(d_model)
-    out = {"seq": list(seq_lens), "attention_s": [], "rnn_s": []}
+    out: dict[str, list[Any]] = {"seq": list(seq_lens), "attention_s": [], "rnn_s": []}
     for n in seq_lens:
         x = torch.randn(batch, n, d_model)
         out["attention_s"].append(time_forward(attention, x, repeats))

@@ -11,6 +11,8 @@ All act on the last axis of (..., d_model).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import torch
 from torch import nn
@@ -45,7 +47,7 @@ class GemmaRMSNorm(nn.Module):
     """x / sqrt(mean(x^2) + eps) * (1 + w), w = 0 at init: the same function as RMSNorm with
     gain g = 1 + w, parameterised so that w = 0 (not g = 0) is the neutral value."""
 
-    def __init__(self, d_model: int, eps: float = 1e-6):
+    def __init__(self, d_model: int, eps: float = 1e-6) -> None:
         super().__init__()
         self.eps = eps
         self.weight = nn.Parameter(torch.zeros(d_model))
@@ -61,7 +63,7 @@ class DyT(nn.Module):
     learnable scalar alpha (0.5 at init) and per-feature gamma = 1, beta = 0. No statistics
     over the features: each element is squashed on its own. (..., d) -> (..., d)."""
 
-    def __init__(self, d_model: int, alpha: float = 0.5):
+    def __init__(self, d_model: int, alpha: float = 0.5) -> None:
         super().__init__()
         self.alpha = nn.Parameter(torch.tensor(float(alpha)))
         self.weight = nn.Parameter(torch.ones(d_model))
@@ -71,7 +73,7 @@ class DyT(nn.Module):
         return torch.tanh(self.alpha * x) * self.weight + self.bias
 
 
-def output_lengths(norm: nn.Module, lengths, d_model: int = 64, seed: int = 0) -> np.ndarray:
+def output_lengths(norm: nn.Module, lengths: Iterable[float], d_model: int = 64, seed: int = 0) -> np.ndarray:
     """||norm(x)|| / sqrt(d) for one random direction x stretched to each length."""
     x = torch.randn(d_model, generator=generator(0, seed))
     with torch.no_grad():

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import functools
 import sysconfig
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,14 +82,16 @@ def split(corpus: torch.Tensor, val_fraction: float) -> tuple[torch.Tensor, torc
     return corpus[:cut], corpus[cut:]
 
 
-def random_windows(text: torch.Tensor, batch: int, seq: int, generator: torch.Generator):
+def random_windows(
+    text: torch.Tensor, batch: int, seq: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(inputs, targets), each (batch, seq): random windows and the same shifted by one."""
     starts = torch.randint(0, len(text) - seq - 1, (batch,), generator=generator)
     windows = torch.stack([text[s : s + seq + 1] for s in starts.tolist()])
     return windows[:, :-1], windows[:, 1:]
 
 
-def validation_batch(config: LMConfig, n: int = 32):
+def validation_batch(config: LMConfig, n: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     """A fixed set of ``n`` validation windows (the same for every run)."""
     _, val = split(stdlib_corpus(), config.val_fraction)
     return random_windows(val, n, config.seq, generator(50_000))
@@ -98,7 +102,11 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def train_lm(
-    placement: str, n_layers: int, config: LMConfig = LMConfig(), seeds: tuple[int, ...] = ENSEMBLE, modify=None
+    placement: str,
+    n_layers: int,
+    config: LMConfig = LMConfig(),
+    seeds: tuple[int, ...] = ENSEMBLE,
+    modify: Callable[[TransformerStack], Any] | None = None,
 ) -> tuple[dict, ...]:
     """Train a causal character LM of ``n_layers`` blocks once per seed (the seeds together:
     normlab.studies.training.fit). Returns one record per seed: ``fit``'s record plus
@@ -114,7 +122,13 @@ def train_lm(
 @functools.lru_cache(maxsize=32)
 @on_disk
 @single_threaded
-def _train_lm(placement: str, n_layers: int, config: LMConfig, seeds: tuple[int, ...], modify) -> tuple[dict, ...]:
+def _train_lm(
+    placement: str,
+    n_layers: int,
+    config: LMConfig,
+    seeds: tuple[int, ...],
+    modify: Callable[[TransformerStack], Any] | None,
+) -> tuple[dict, ...]:
     models = []
     for seed in seeds:
         seed_everything(seed)
@@ -150,7 +164,7 @@ def _train_lm(placement: str, n_layers: int, config: LMConfig, seeds: tuple[int,
     return tuple(records)
 
 
-train_lm.__wrapped__ = _train_lm.__wrapped__.__wrapped__  # the runs without either cache (tests recompute with it)
+train_lm.__wrapped__ = _train_lm.__wrapped__.__wrapped__  # type: ignore[attr-defined]  # the runs without either cache (tests recompute with it)
 
 
 def layer_cosine_similarity(model: TransformerStack, inputs: torch.Tensor) -> np.ndarray:

@@ -16,6 +16,7 @@ product, so the logits no longer scale with W_Q, W_K.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -46,7 +47,13 @@ def row_entropy(weights: torch.Tensor) -> float:
 
 
 def entropy_vs_qk_scale(
-    scales, qk_norm: bool, d_model: int = 64, n_heads: int = 4, seq: int = 32, batch: int = 4, seed: int = 0
+    scales: Sequence[float],
+    qk_norm: bool,
+    d_model: int = 64,
+    n_heads: int = 4,
+    seq: int = 32,
+    batch: int = 4,
+    seed: int = 0,
 ) -> dict:
     """Mean attention entropy and largest |logit| as W_Q, W_K are scaled, on normalised
     random tokens (what a pre-norm block's attention reads). Returns arrays per scale."""

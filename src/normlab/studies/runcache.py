@@ -23,9 +23,12 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 RUN_CACHE_VARIABLE = "NORMLAB_RUN_CACHE"
 
@@ -87,7 +90,7 @@ def cache_root() -> Path | None:
     return cache_folder(RUN_CACHE_VARIABLE, "runs")
 
 
-def run_path(fn, args: tuple, kwargs: dict) -> Path | None:
+def run_path(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Path | None:
     import torch
 
     from .seeds import seed_base
@@ -101,12 +104,12 @@ def run_path(fn, args: tuple, kwargs: dict) -> Path | None:
     return root / code / f"{fn.__module__}.{fn.__qualname__}" / f"{key}.pt"
 
 
-def on_disk(fn):
+def on_disk(fn: Callable[P, R]) -> Callable[P, R]:
     """Keep ``fn``'s results on disk (see the module's docstring); ``fn`` must be a pure
     function of its arguments, the seed base and the kernel set, with a result torch.save can write."""
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         import torch
 
         path = run_path(fn, args, kwargs)

@@ -14,6 +14,8 @@ be taken), so ``torch.optim.lr_scheduler.LambdaLR(opt, lambda s: f(s) / peak)`` 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +56,6 @@ def inverse_sqrt(step: int, d_model: int = 512, warmup: int = 4000) -> float:
     return d_model**-0.5 * min(s**-0.5, s * warmup**-1.5)
 
 
-def curve(schedule, steps: int, **kwargs) -> np.ndarray:
+def curve(schedule: Callable[..., float], steps: int, **kwargs: Any) -> np.ndarray:
     """``schedule(step, **kwargs)`` for step = 0 .. steps - 1, as an array (for plots)."""
     return np.array([schedule(step, **kwargs) for step in range(steps)])

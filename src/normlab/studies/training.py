@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
@@ -74,7 +76,9 @@ def fit(
     step_params = make_optimiser(optimiser, list(params.values()), lr_at(0))
     w2_names = [name for name in params if name.endswith(W2)]  # block order
     w2_start = [params[name].detach().clone() for name in w2_names]
-    records = [{"loss": [], "lr": [], "grad_norm": [], "profiles": {}, "diverged": False} for _ in models]
+    records: list[dict[str, Any]] = [
+        {"loss": [], "lr": [], "grad_norm": [], "profiles": {}, "diverged": False} for _ in models
+    ]
     seed_loss = vmap(loss_fn)  # (seeds, ...) outputs and targets -> (seeds,) losses, one op for all seeds
     for step in range(steps):
         batches = [next_batch() for next_batch in next_batches]
@@ -117,7 +121,7 @@ def fit(
     return records
 
 
-def make_optimiser(name: str, params, lr: float) -> torch.optim.Optimizer:
+def make_optimiser(name: str, params: Iterable[torch.nn.Parameter], lr: float) -> torch.optim.Optimizer:
     """Adam or RAdam with the original Transformer's betas (0.9, 0.98), eps 1e-9."""
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.98), eps=1e-9)
@@ -179,7 +183,7 @@ def train_task(
     return tuple(records)
 
 
-def loss_spikes(losses, window: int = 10, factor: float = 1.5) -> np.ndarray:
+def loss_spikes(losses: ArrayLike, window: int = 10, factor: float = 1.5) -> np.ndarray:
     """Steps whose loss exceeds ``factor`` times the median of the ``window`` steps before.
 
     A crude but explicit definition of a "loss spike" (papers define them differently).

@@ -4,33 +4,28 @@
     block = from_hf(llama_layer)      # a PreNormBlock: RMSNorm, SwiGLU, RoPE, GQA
     block = from_hf(olmo2_layer)      # a ResPostNormBlock with QK-norm
 
-The block carries the layer's weights, so both give the same outputs (float32, eval
-mode: within 1e-5, checked in tests/unit/test_hf.py and in chapter 6). What normlab
-cannot represent is refused with a ``NotImplementedError`` that names the feature.
-
-Masks and positions live outside a Hugging Face layer (its model builds them);
-``run_hf_layer`` calls a layer the way its model would, from a normlab-style
-``key_padding_mask`` (True = padding), so the two can be compared. Sliding-window
-attention (Mistral, Gemma 2/3) is such a mask: on sequences shorter than the window it
-changes nothing, and normlab's block attends to the whole (causal) sequence.
-
-``tiny_hf_layer`` / ``tiny_hf_model`` build layers and models from small configs written
-here (random weights; nothing is downloaded: set ``HF_HUB_OFFLINE=1``). ``transformers``
-is imported only inside these functions, so ``import normlab`` never needs it.
+One mapping function per model family reads the layer's config and copies its weights
+into a normlab block, so both give the same outputs (float32, eval mode: within 1e-5,
+checked in tests/unit/test_hf.py and in chapter 6). What normlab cannot represent is
+refused with a ``NotImplementedError`` that names the feature. The layer is only read
+through its attributes: this module never imports ``transformers``.
 """
 
 from __future__ import annotations
 
-import os
-import sys
+from typing import Any, NoReturn
 
 import torch
 from torch import nn
 
-from .blocks import Block
-from .stack import TransformerStack
+from ..nn.blocks import Block
+from ..nn.feedforward import make_activation
+from ..nn.stack import TransformerStack
 
-# transformers' activation names -> normlab's
+# A transformers layer or model, read through its attributes. transformers is never
+# imported here (nor at type-checking time), so its classes are not spelled out.
+HFModule = Any
+
 _ACTIVATIONS = {
     "relu": "relu",
     "gelu": "gelu",
@@ -50,19 +45,19 @@ _UNREPRESENTABLE = {
 }
 
 
-def _refuse(layer, feature: str):
+def _refuse(layer: HFModule, feature: str) -> NoReturn:
     raise NotImplementedError(
         f"from_hf cannot represent {type(layer).__name__}: it uses {feature}, which normlab's blocks do not have"
     )
 
 
-def _activation(layer, name: str) -> str:
+def _activation(layer: HFModule, name: str) -> str:
     if not isinstance(name, str) or name not in _ACTIVATIONS:
         _refuse(layer, f"the activation {name!r} (normlab has {sorted(set(_ACTIVATIONS.values()))})")
     return _ACTIVATIONS[name]
 
 
-def _rope(layer, params: dict) -> float:
+def _rope(layer: HFModule, params: dict) -> float:
     """The RoPE base from a config's rope_parameters; refuses scaled variants."""
     kind = params.get("rope_type", "default")
     if kind != "default":
@@ -73,6 +68,7 @@ def _rope(layer, params: dict) -> float:
 def _copy(dst: nn.Linear, weight: torch.Tensor, bias: torch.Tensor | None = None) -> None:
     dst.weight.copy_(weight)
     if dst.bias is not None:
+        assert bias is not None, "the layer has a bias where the block has one"
         dst.bias.copy_(bias)
 
 
@@ -80,12 +76,13 @@ def _copy_linear(dst: nn.Linear, src: nn.Linear) -> None:
     _copy(dst, src.weight, src.bias)
 
 
-def _copy_conv1d(dst: nn.Linear, src) -> None:
+def _copy_conv1d(dst: nn.Linear, src: HFModule) -> None:
     """GPT-2's Conv1D stores the weight as (in, out): nn.Linear's transposed."""
     _copy(dst, src.weight.t(), src.bias)
 
 
-def _copy_norm(dst: nn.Module, src: nn.Module) -> None:
+def _copy_norm(dst: Any, src: HFModule) -> None:
+    """Gain (and bias, where ``dst`` has one) of a normlab norm from the layer's norm."""
     dst.weight.copy_(src.weight)
     if getattr(dst, "bias", None) is not None:
         dst.bias.copy_(src.bias)
@@ -105,7 +102,7 @@ def _bias(linear: nn.Linear) -> bool:
 # --------------------------------------------------------------------------- one mapping per family
 
 
-def _gpt2(layer) -> Block:
+def _gpt2(layer: HFModule) -> Block:
     attn, mlp, cfg = layer.attn, layer.mlp, layer.attn.config
     if getattr(attn, "is_cross_attention", False) or hasattr(layer, "crossattention"):
         _refuse(layer, "cross-attention")
@@ -139,7 +136,7 @@ def _gpt2(layer) -> Block:
     return block
 
 
-def _bert(layer) -> Block:
+def _bert(layer: HFModule) -> Block:
     self_attn, cfg = layer.attention.self, layer.attention.self.config
     if layer.is_decoder or getattr(layer, "add_cross_attention", False):
         _refuse(layer, "a decoder with cross-attention")
@@ -166,7 +163,7 @@ def _bert(layer) -> Block:
     return block
 
 
-def _opt(layer) -> Block:
+def _opt(layer: HFModule) -> Block:
     attn, cfg = layer.self_attn, layer.self_attn.config
     if not cfg.layer_norm_elementwise_affine:
         _refuse(layer, "LayerNorm without a learned gain and bias")
@@ -194,15 +191,15 @@ def _opt(layer) -> Block:
 
 
 def _gated_decoder(
-    layer,
+    layer: HFModule,
     placement: str,
     norms: dict[str, str],
     *,
-    unit_offset=False,
-    qk_norm=None,
-    rope_params=None,
-    attn_scale=None,
-    activation_name=None,
+    unit_offset: bool = False,
+    qk_norm: str | None = None,
+    rope_params: dict[str, Any] | None = None,
+    attn_scale: float | None = None,
+    activation_name: str | None = None,
 ) -> Block:
     """LLaMA's family: separate q/k/v/o projections, a gated MLP, RMSNorms, RoPE."""
     attn, mlp, cfg = layer.self_attn, layer.mlp, layer.self_attn.config
@@ -243,7 +240,7 @@ def _gated_decoder(
     return block
 
 
-def _llama(layer) -> Block:
+def _llama(layer: HFModule) -> Block:
     return _gated_decoder(layer, "pre", {"norm1": "input_layernorm", "norm2": "post_attention_layernorm"})
 
 
@@ -256,7 +253,7 @@ GEMMA_SANDWICH_NORMS = {
 }
 
 
-def _gemma2(layer) -> Block:
+def _gemma2(layer: HFModule) -> Block:
     cfg = layer.self_attn.config
     if cfg.attn_logit_softcapping is not None:
         _refuse(
@@ -274,7 +271,7 @@ def _gemma2(layer) -> Block:
     )
 
 
-def _gemma3(layer) -> Block:
+def _gemma3(layer: HFModule) -> Block:
     attn = layer.self_attn
     cfg = attn.config
     if getattr(cfg, "attn_logit_softcapping", None) is not None:
@@ -292,13 +289,13 @@ def _gemma3(layer) -> Block:
     )
 
 
-def _olmo2(layer) -> Block:
+def _olmo2(layer: HFModule) -> Block:
     return _gated_decoder(
         layer, "res-post", {"norm1": "post_attention_layernorm", "norm2": "post_feedforward_layernorm"}, qk_norm="all"
     )
 
 
-def _gptj(layer) -> Block:
+def _gptj(layer: HFModule) -> Block:
     attn, mlp, cfg = layer.attn, layer.mlp, layer.attn.config
     head_dim = attn.head_dim
     block = Block(
@@ -325,7 +322,7 @@ def _gptj(layer) -> Block:
     return block
 
 
-def _gpt_neox(layer) -> Block:
+def _gpt_neox(layer: HFModule) -> Block:
     attn, mlp, cfg = layer.attention, layer.mlp, layer.attention.config
     d, heads, head_dim = cfg.hidden_size, cfg.num_attention_heads, attn.head_size
     parallel = layer.use_parallel_residual
@@ -401,7 +398,7 @@ def from_hf_model(model: nn.Module) -> TransformerStack:
     return builders[name](model).train(model.training)
 
 
-def _stack_like(blocks: list[Block], vocab_size: int, max_seq_len: int, **options) -> TransformerStack:
+def _stack_like(blocks: list[Block], vocab_size: int, max_seq_len: int, **options: Any) -> TransformerStack:
     cfg = blocks[0].config
     fields = {
         f: getattr(cfg, f) for f in cfg.__dataclass_fields__ if f not in ("d_model", "n_heads", "d_ff", "n_layers")
@@ -421,7 +418,7 @@ def _stack_like(blocks: list[Block], vocab_size: int, max_seq_len: int, **option
     return stack
 
 
-def _gpt2_model(model) -> TransformerStack:
+def _gpt2_model(model: HFModule) -> TransformerStack:
     body, cfg = model.transformer, model.config
     stack = _stack_like([from_hf(layer) for layer in body.h], cfg.vocab_size, cfg.n_positions, lm_head_bias=False)
     with torch.no_grad():
@@ -432,7 +429,7 @@ def _gpt2_model(model) -> TransformerStack:
     return stack
 
 
-def _llama_model(model) -> TransformerStack:
+def _llama_model(model: HFModule) -> TransformerStack:
     body, cfg = model.model, model.config
     stack = _stack_like(
         [from_hf(layer) for layer in body.layers],
@@ -448,7 +445,7 @@ def _llama_model(model) -> TransformerStack:
     return stack
 
 
-def _bert_model(model) -> TransformerStack:
+def _bert_model(model: HFModule) -> TransformerStack:
     body, cfg = model.bert, model.config
     emb = body.embeddings
     stack = _stack_like(
@@ -467,271 +464,6 @@ def _bert_model(model) -> TransformerStack:
         _copy_norm(norm, head.transform.LayerNorm)
         decoder = nn.Linear(cfg.hidden_size, cfg.vocab_size)
         _copy(decoder, head.decoder.weight, head.decoder.bias if head.decoder.bias is not None else head.bias)
-    from .feedforward import make_activation
 
     stack.lm_head = nn.Sequential(transform, make_activation(_activation(model, cfg.hidden_act)), norm, decoder)
     return stack
-
-
-# --------------------------------------------------------------------------- calling HF layers
-
-CAUSAL = {name for name in FROM_HF if name != "BertLayer"}
-
-
-def hf_attention_mask(
-    key_padding_mask: torch.Tensor | None, batch: int, seq: int, causal: bool, dtype=torch.float32
-) -> torch.Tensor | None:
-    """The 4-D additive mask (batch, 1, seq, seq) a transformers layer takes: 0 where a query
-    may look, the dtype's minimum where it may not (the model builds this from its inputs)."""
-    blocked = torch.zeros(batch, 1, seq, seq, dtype=torch.bool)
-    if causal:
-        blocked |= torch.ones(seq, seq, dtype=torch.bool).triu(1)
-    if key_padding_mask is not None:
-        blocked |= key_padding_mask[:, None, None, :]
-    if not blocked.any():
-        return None
-    return torch.zeros(blocked.shape, dtype=dtype).masked_fill(blocked, torch.finfo(dtype).min)
-
-
-def _rotary(layer, x, positions):
-    """(cos, sin) from the layer family's own rotary module, as its model computes them."""
-    name = type(layer).__name__
-    prefix = name.removesuffix("DecoderLayer").removesuffix("Layer")
-    module = sys.modules[type(layer).__module__]
-    attn = getattr(layer, "self_attn", None) or layer.attention
-    rotary = getattr(module, f"{prefix}RotaryEmbedding")(config=attn.config)
-    if name == "Gemma3DecoderLayer":
-        return rotary(x, positions, attn.layer_type)
-    return rotary(x, positions)
-
-
-def run_hf_layer(layer: nn.Module, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Call a transformers layer on x (batch, seq, d_model) as its model would, with the mask
-    made from ``key_padding_mask`` (True = padding) and positions 0..seq-1; returns the
-    hidden states (batch, seq, d_model)."""
-    name = type(layer).__name__
-    batch, seq, _ = x.shape
-    mask = hf_attention_mask(key_padding_mask, batch, seq, name in CAUSAL, x.dtype)
-    positions = torch.arange(seq)[None].expand(batch, seq)
-    kwargs = {"attention_mask": mask}
-    if name in ("GPTJBlock", "OPTDecoderLayer"):
-        kwargs["position_ids"] = positions
-    elif name not in ("GPT2Block", "BertLayer"):
-        kwargs["position_embeddings"] = _rotary(layer, x, positions)
-    out = layer(x, **kwargs)
-    return out[0] if isinstance(out, tuple) else out
-
-
-# --------------------------------------------------------------------------- tiny layers for tests and the book
-
-TINY = {
-    "d_model": 32,
-    "n_heads": 4,
-    "n_kv_heads": 2,
-    "head_dim": 16,
-    "d_ff": 64,
-    "n_layers": 2,
-    "vocab": 64,
-    "positions": 64,
-}
-
-
-def _offline_transformers():
-    """transformers, imported with the hub switched off: these helpers never download."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import transformers
-
-    return transformers
-
-
-def _tiny_config(kind: str, **overrides):
-    tf = _offline_transformers()
-
-    t = TINY
-    decoder = dict(
-        hidden_size=t["d_model"],
-        num_attention_heads=t["n_heads"],
-        intermediate_size=t["d_ff"],
-        num_hidden_layers=t["n_layers"],
-        vocab_size=t["vocab"],
-        max_position_embeddings=t["positions"],
-    )
-    gqa = dict(decoder, num_key_value_heads=t["n_kv_heads"])
-    gemma = dict(gqa, head_dim=t["head_dim"], query_pre_attn_scalar=t["head_dim"])  # head_dim != d_model / heads
-    configs = {
-        "gpt2": lambda: tf.GPT2Config(
-            n_embd=t["d_model"],
-            n_head=t["n_heads"],
-            n_inner=t["d_ff"],
-            n_layer=t["n_layers"],
-            vocab_size=t["vocab"],
-            n_positions=t["positions"],
-            bos_token_id=0,
-            eos_token_id=0,
-        ),
-        "bert": lambda: tf.BertConfig(**decoder),
-        "opt": lambda: tf.OPTConfig(
-            hidden_size=t["d_model"],
-            num_attention_heads=t["n_heads"],
-            ffn_dim=t["d_ff"],
-            num_hidden_layers=t["n_layers"],
-            vocab_size=t["vocab"],
-            max_position_embeddings=t["positions"],
-            word_embed_proj_dim=t["d_model"],
-        ),
-        "llama": lambda: tf.LlamaConfig(**gqa),
-        "mistral": lambda: tf.MistralConfig(**gqa, sliding_window=None),
-        "gemma2": lambda: tf.Gemma2Config(**gemma, attn_logit_softcapping=None, final_logit_softcapping=None),
-        "gemma3": lambda: tf.Gemma3TextConfig(**gemma),
-        "olmo2": lambda: tf.Olmo2Config(**gqa, eos_token_id=0),
-        "gptj": lambda: tf.GPTJConfig(
-            n_embd=t["d_model"],
-            n_head=t["n_heads"],
-            n_inner=t["d_ff"],
-            rotary_dim=4,
-            n_layer=t["n_layers"],
-            vocab_size=t["vocab"],
-            n_positions=t["positions"],
-            bos_token_id=0,
-            eos_token_id=0,
-        ),
-        "gpt_neox": lambda: tf.GPTNeoXConfig(**decoder, rotary_pct=0.5, bos_token_id=0, eos_token_id=0),
-        # two that from_hf refuses, to show the refusal
-        "t5": lambda: tf.T5Config(
-            d_model=t["d_model"],
-            d_kv=t["d_model"] // t["n_heads"],
-            d_ff=t["d_ff"],
-            num_heads=t["n_heads"],
-            num_layers=t["n_layers"],
-            vocab_size=t["vocab"],
-        ),
-        "bloom": lambda: tf.BloomConfig(
-            hidden_size=t["d_model"], n_head=t["n_heads"], n_layer=t["n_layers"], vocab_size=t["vocab"]
-        ),
-    }
-    config = configs[kind]()
-    for key, value in overrides.items():
-        setattr(config, key, value)
-    config._attn_implementation = "eager"  # the plain softmax(QK^T)V path, for exact comparisons
-    return config
-
-
-# kind -> (module, layer class); OPT twice: most sizes are pre-norm, OPT-350m post-norm
-HF_LAYERS = {
-    "GPT2Block": ("gpt2", "GPT2Block", {}),
-    "BertLayer": ("bert", "BertLayer", {}),
-    "OPTDecoderLayer": ("opt", "OPTDecoderLayer", {}),
-    "OPTDecoderLayer (350m)": ("opt", "OPTDecoderLayer", {"do_layer_norm_before": False}),
-    "LlamaDecoderLayer": ("llama", "LlamaDecoderLayer", {}),
-    "MistralDecoderLayer": ("mistral", "MistralDecoderLayer", {}),
-    "Gemma2DecoderLayer": ("gemma2", "Gemma2DecoderLayer", {}),
-    "Gemma3DecoderLayer": ("gemma3", "Gemma3DecoderLayer", {}),
-    "Olmo2DecoderLayer": ("olmo2", "Olmo2DecoderLayer", {}),
-    "GPTJBlock": ("gptj", "GPTJBlock", {}),
-    "GPTNeoXLayer": ("gpt_neox", "GPTNeoXLayer", {}),
-}
-# layers from_hf refuses (with the feature it cannot represent); tiny_hf_layer builds them too
-REFUSED_LAYERS = {
-    "T5Block": ("t5", "T5Block", {}),
-    "BloomBlock": ("bloom", "BloomBlock", {}),
-}
-
-
-def randomise_(module: nn.Module, seed: int = 0) -> nn.Module:
-    """Re-draw every parameter (matrices ~ N(0, 0.2^2), norm gains ~ U(0.5, 1.5), biases and
-    other vectors ~ N(0, 0.1^2)), so a wrong mapping cannot hide behind initial values such
-    as unit gains and zero biases."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            if p.dim() >= 2:
-                p.copy_(torch.randn(p.shape, generator=generator) * 0.2)
-            elif "norm" in name.lower() and name.endswith("weight"):
-                p.copy_(torch.rand(p.shape, generator=generator) + 0.5)
-            else:
-                p.copy_(torch.randn(p.shape, generator=generator) * 0.1)
-    return module
-
-
-def tiny_hf_layer(name: str, seed: int = 0) -> nn.Module:
-    """The transformers layer ``name`` (a key of ``HF_LAYERS`` or ``REFUSED_LAYERS``) from a tiny config, every
-    parameter re-randomised, in eval mode."""
-    import importlib
-
-    _offline_transformers()
-    kind, cls_name, overrides = {**HF_LAYERS, **REFUSED_LAYERS}[name]
-    module = importlib.import_module(f"transformers.models.{kind}.modeling_{kind}")
-    config = _tiny_config(kind, **overrides)
-    torch.manual_seed(seed)
-    cls = getattr(module, cls_name)
-    if cls_name == "BertLayer":
-        layer = cls(config)
-    elif cls_name == "T5Block":
-        layer = cls(config, has_relative_attention_bias=True)
-    else:
-        layer = cls(config, layer_idx=0)
-    return randomise_(layer, seed).eval()
-
-
-def tiny_hf_model(kind: str, seed: int = 0) -> nn.Module:
-    """``GPT2LMHeadModel``, ``LlamaForCausalLM`` or ``BertForMaskedLM`` (kind "gpt2" | "llama" |
-    "bert") from a tiny config, every parameter re-randomised, in eval mode."""
-    tf = _offline_transformers()
-    cls = {"gpt2": tf.GPT2LMHeadModel, "llama": tf.LlamaForCausalLM, "bert": tf.BertForMaskedLM}[kind]
-    torch.manual_seed(seed)
-    model = cls(_tiny_config(kind))
-    randomise_(model, seed)
-    if getattr(model.config, "tie_word_embeddings", False):
-        model.tie_weights()
-    return model.eval()
-
-
-# --------------------------------------------------------------------------- reading a block like a model card
-
-_NORM_NAMES = {"layer": "LayerNorm", "rms": "RMSNorm", "scale": "ScaleNorm"}
-_ACT_NAMES = {"relu": "ReLU", "gelu": "GELU", "gelu_exact": "GELU", "gelu_tanh": "GELU (tanh)", "silu": "SiLU"}
-
-
-def describe_block(block: Block) -> dict[str, str]:
-    """What a block is made of, in the words a model card uses: placement, norm, FFN,
-    attention and positions."""
-    cfg = block.config
-    norm = _NORM_NAMES[cfg.norm] + (" (1 + w)" if cfg.unit_offset else "")
-    if cfg.eps is not None:
-        norm += f", ε = {cfg.eps:g}"
-    if block.placement == "parallel":
-        placement = "parallel, " + ("one shared norm" if cfg.shared_norm else "two norms")
-    else:
-        placement = block.placement
-    act = _ACT_NAMES[cfg.activation]
-    ffn = (
-        {"SiLU": "SwiGLU", "GELU (tanh)": "GeGLU (tanh)", "GELU": "GeGLU"}.get(act, f"gated {act}")
-        if cfg.gated
-        else act
-    )
-    kv = cfg.n_heads if cfg.n_kv_heads is None else cfg.n_kv_heads
-    heads = (
-        f"{cfg.n_heads} heads"
-        if kv == cfg.n_heads
-        else (
-            f"MQA: {cfg.n_heads} query heads, 1 K/V head"
-            if kv == 1
-            else f"GQA: {cfg.n_heads} query heads, {kv} K/V heads"
-        )
-    )
-    if cfg.qk_norm is not None:
-        heads += ", QK-norm " + ("per head" if cfg.qk_norm == "head" else "over all heads")
-    if cfg.rope_base is None:
-        positions = "outside the block (learned embeddings)"
-    else:
-        head_dim = cfg.head_dim or cfg.d_model // cfg.n_heads
-        share = "" if (cfg.rotary_dim or head_dim) == head_dim else f" on {cfg.rotary_dim} of {head_dim} features"
-        positions = f"RoPE{share}" + (", neighbouring pairs" if cfg.rope_interleaved else "")
-    return {
-        "placement": placement,
-        "norm": norm,
-        "FFN": ffn,
-        "attention": heads,
-        "positions": positions,
-        "biases": "yes" if (cfg.qkv_bias or cfg.ffn_bias) else "none",
-    }
