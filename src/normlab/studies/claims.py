@@ -1110,6 +1110,284 @@ claim(
 )
 
 
+# --- the residual stream at scale (book/stream-at-scale.md) ----------------------------------
+
+STREAM_PAGE = "book/stream-at-scale.md"
+_STREAM_ENSEMBLE = (
+    "the small language model's 8-block character models, 8 seeds, 200 steps (trained together), "
+    "on its 32 validation windows"
+)
+_TOP_STREAM = "the block-8 output of the small language model's trained 8-block pre-norm models, 8 seeds, 32 windows"
+
+
+@functools.lru_cache(maxsize=4)
+def stream_measures(placement: str, trained: bool = True) -> dict:
+    """studies.scale.stream_measures of chapter 11's 8-block models of ``placement`` (trained,
+    or the same seeds' models before training): per seed and block, the largest |activation|
+    over the median, the stream's RMS and the attention mass on position 0."""
+    from .lm import LMConfig, validation_batch
+    from .scale import stream_measures as measure
+    from .scale import untrained_models
+
+    config = LMConfig()
+    inputs, _ = validation_batch(config)
+    models = [run["model"] for run in lm_runs(placement, 8)] if trained else untrained_models(placement, 8, config)
+    return measure(models, inputs)
+
+
+def _stream_growth() -> dict:
+    pre, post = stream_measures("pre")["rms"], stream_measures("post")["rms"]
+    growth = pre[:, -1] / pre[:, 0]
+    return {
+        "pre: block 8 / block 1, smallest": float(growth.min()),
+        "pre: block 8 / block 1": mean_interval(growth),
+        "post: RMS range": [float(post.min()), float(post.max())],
+    }
+
+
+claim(
+    name="stream_pre_norm_stream_grows",
+    page=STREAM_PAGE,
+    section="stream-never-normalised",
+    sentence="In the trained 8-block pre-norm models the stream's RMS grows from block 1 to block 8 in every seed; "
+    "post-norm's stream, which every block ends by normalising, stays near 1 in every block and seed.",
+    ensemble=_STREAM_ENSEMBLE,
+    statistic="RMS of each block's output over tokens and features; pre-norm's block 8 / block 1 per seed; "
+    "post-norm's smallest and largest RMS over blocks and seeds",
+    margin="pre-norm's ratio above 1.5 in every seed; post-norm's RMS between 0.5 and 2 everywhere",
+    measure=_stream_growth,
+    holds=lambda e: (
+        e["pre: block 8 / block 1, smallest"] > 1.5 and 0.5 < e["post: RMS range"][0] and e["post: RMS range"][1] < 2
+    ),
+    paper="Xiong et al. 2020 (Lemma 2): pre-norm's stream grows with depth at initialisation; "
+    "Sun et al. 2024 measure massive activations in the hidden states of pre-norm LLMs.",
+    agrees=True,
+)
+
+
+def _no_massive_activations() -> dict:
+    trained, start = stream_measures("pre")["spike"], stream_measures("pre", trained=False)["spike"]
+    worst_trained, worst_start = trained.max(axis=1), start.max(axis=1)
+    return {
+        "trained: largest / median, worst seed": float(worst_trained.max()),
+        "untrained: largest / median, worst seed": float(worst_start.max()),
+        "trained minus untrained": paired_difference(worst_trained, worst_start),
+    }
+
+
+claim(
+    name="stream_no_massive_activations",
+    page=STREAM_PAGE,
+    section="massive-activations-measured",
+    sentence="No trained 8-block pre-norm model has a massive activation: in every seed and block the largest "
+    "activation is less than 20 times the median, as before training, far from the 100,000 times of "
+    "Sun et al.'s example.",
+    ensemble=_STREAM_ENSEMBLE + "; the same seeds' models before training",
+    statistic="largest |h| / median |h| of each block's output, the largest over blocks, per seed; trained minus "
+    "untrained, seed by seed",
+    margin="the worst seed below 20 trained and untrained, and the trained-minus-untrained interval inside -5 to +5",
+    measure=_no_massive_activations,
+    holds=lambda e: (
+        e["trained: largest / median, worst seed"] < 20
+        and e["untrained: largest / median, worst seed"] < 20
+        and -5 < e["trained minus untrained"]["low"]
+        and e["trained minus untrained"]["high"] < 5
+    ),
+    paper="Sun et al. 2024: very few activations are far larger than the others (e.g. 100,000 times), in LLMs "
+    "of billions of parameters. Not seen at our size.",
+    agrees=False,
+)
+
+
+def _no_attention_sink() -> dict:
+    measured = stream_measures("pre")
+    share = measured["first"] / measured["uniform"]  # (seeds, blocks)
+    per_block = [mean_interval(share[:, block]) for block in range(share.shape[1])]
+    return {"largest block mean": max(b["mean"] for b in per_block), "largest high": max(b["high"] for b in per_block),
+            "smallest low": min(b["low"] for b in per_block)}  # fmt: skip
+
+
+claim(
+    name="stream_no_attention_sink",
+    page=STREAM_PAGE,
+    section="massive-activations-measured",
+    sentence="In no block of the trained 8-block pre-norm models does position 0 draw much more than its uniform "
+    "share of attention: on average over the seeds, less than twice it in every block.",
+    ensemble=_STREAM_ENSEMBLE,
+    statistic="attention mass on position 0 from queries 8 to 31, over the same under uniform attention, per block: "
+    "mean over the seeds and 95 % interval",
+    margin="every block's interval below 2",
+    measure=_no_attention_sink,
+    holds=lambda e: e["largest high"] < 2,
+    paper="Xiao et al. 2023: LLMs put a large share of attention on the initial tokens (attention sinks). "
+    "Not seen at our size.",
+    agrees=False,
+)
+
+
+def stream_top_outputs() -> list:
+    """The output of block 8 (before the final norm) of each trained pre-norm seed, on the validation windows."""
+    from .lm import LMConfig, validation_batch
+    from .scale import top_stream
+
+    inputs, _ = validation_batch(LMConfig())
+    return [top_stream(run["model"], inputs) for run in lm_runs("pre", 8)]
+
+
+OUTLIER_RATIOS = (1, 100, 10_000)
+
+
+@functools.lru_cache(maxsize=1)
+def outlier_int8_table() -> dict:
+    """Per planted outlier ratio: the int8 errors (studies.scale.int8_errors) of each seed's top stream."""
+    from .scale import int8_errors, with_outlier
+
+    streams = stream_top_outputs()
+    return {ratio: [int8_errors(with_outlier(x, ratio)) for x in streams] for ratio in OUTLIER_RATIOS}
+
+
+def _outlier_evidence() -> dict:
+    table = outlier_int8_table()
+    worst = {ratio: {k: max(e[k] for e in rows) for k in rows[0]} for ratio, rows in table.items()}
+    best = {ratio: {k: min(e[k] for e in rows) for k in rows[0]} for ratio, rows in table.items()}
+    return {
+        "no outlier, per tensor, worst": worst[1]["per tensor"],
+        "10,000x, per tensor, smallest": best[10_000]["per tensor"],
+        "10,000x, per token, largest": worst[10_000]["per token"],
+        "10,000x, feature kept, largest": worst[10_000]["per token, feature kept"],
+        "no outlier, per token, smallest": best[1]["per token"],
+    }
+
+
+claim(
+    name="stream_outlier_breaks_int8",
+    page=STREAM_PAGE,
+    section="quantisation",
+    sentence="One planted activation 10,000 times the median wipes out per-tensor int8 quantisation of the trained "
+    "stream (error above 90 % on the other values, in every seed, against under 2 % without it); one scale per "
+    "token confines the damage to the outlier's tokens, and keeping the outlier's feature out of the int8 part "
+    "brings the error back to what it was without the outlier.",
+    ensemble=_TOP_STREAM,
+    statistic="||x - q(x)|| / ||x|| over every value but the outlier's feature, for absmax int8 with one scale per "
+    "tensor, per token, and per token with the outlier's feature kept in float",
+    margin="per tensor: above 0.9 with the outlier and below 0.02 without, in every seed; per token, feature kept: "
+    "at most 1.2 times the smallest no-outlier per-token error",
+    measure=_outlier_evidence,
+    holds=lambda e: (
+        e["10,000x, per tensor, smallest"] > 0.9
+        and e["no outlier, per tensor, worst"] < 0.02
+        and e["10,000x, feature kept, largest"] <= 1.2 * e["no outlier, per token, smallest"]
+    ),
+    paper="Dettmers et al. 2022 (LLM.int8()): emergent outlier features break ordinary int8 quantisation; "
+    "vector-wise scales plus the outlier feature dimensions in 16-bit preserve full-precision performance.",
+    agrees=True,
+)
+
+
+def _bf16_evidence() -> dict:
+    from .scale import cast_error
+
+    bf16, fp16 = torch_dtype("bfloat16"), torch_dtype("float16")
+    ratio = [cast_error(x, bf16) / cast_error(x, fp16) for x in stream_top_outputs()]
+    return {"bfloat16 / float16 error, smallest": float(min(ratio)), "largest": float(max(ratio))}
+
+
+def torch_dtype(name: str):
+    import torch
+
+    return getattr(torch, name)
+
+
+claim(
+    name="stream_bf16_rounds_coarser",
+    page=STREAM_PAGE,
+    section="low-precision",
+    sentence="Stored in bfloat16 the trained stream's rounding error is about eight times what it is in float16 "
+    "(between 4 and 16 times in every seed): bfloat16 buys its range with 3 fewer mantissa bits.",
+    ensemble=_TOP_STREAM,
+    statistic="||x - float(x in dtype)|| / ||x|| in bfloat16 over the same in float16, per seed",
+    margin="between 4 and 16 in every seed (2^3 = 8 expected from the mantissa widths)",
+    measure=_bf16_evidence,
+    holds=lambda e: 4 < e["bfloat16 / float16 error, smallest"] and e["largest"] < 16,
+)
+
+
+# --- post-norm revisited (book/post-norm-revisited.md) ---------------------------------------
+
+POSTNORM_PAGE = "book/post-norm-revisited.md"
+
+
+def b2t_val_losses(n_layers: int) -> np.ndarray:
+    """Validation loss of chapter 11's post-norm model of ``n_layers`` blocks rewired with the B2T
+    connection (studies.scale.b2t; same seeds, initial weights and data), (seeds,)."""
+    from .scale import b2t
+
+    return np.array([run["val_loss"] for run in lm_runs("post", n_layers, b2t)])
+
+
+def _shallow_evidence() -> dict:
+    return {f"{n} blocks": paired_difference(lm_val_losses("post", n), lm_val_losses("pre", n)) for n in (2, 4)}
+
+
+claim(
+    name="postnorm_shallow_not_better",
+    page=POSTNORM_PAGE,
+    section="shallow-measured",
+    sentence="Post-norm does not beat pre-norm at shallow depth: at 2 blocks they end level (within 0.05 nats), "
+    "and at 4 blocks post-norm ends higher in nearly every seed, by less than 0.1 nats on average.",
+    ensemble=_LM_ENSEMBLE,
+    statistic="post-norm minus pre-norm validation loss, seed by seed: mean and 95 % interval, at 2 and at 4 blocks",
+    margin="2 blocks: the interval inside -0.05 to +0.05; 4 blocks: positive in at least 7 of 8 seeds and the "
+    "interval between 0 and 0.1 (measured with seed bases 0 and 1000: 2 blocks -0.004 and +0.004; 4 blocks 8 of 8 "
+    "both times, means 0.026 and 0.041)",
+    measure=_shallow_evidence,
+    holds=lambda e: (
+        -0.05 < e["2 blocks"]["low"]
+        and e["2 blocks"]["high"] < 0.05
+        and e["4 blocks"]["positive"] >= e["4 blocks"]["seeds"] - 1
+        and 0 < e["4 blocks"]["low"]
+        and e["4 blocks"]["high"] < 0.1
+    ),
+    paper="Takase et al. 2023 (abstract) and Liu et al. 2020: post-norm does better than pre-norm in shallow "
+    "translation models (six layers or fewer). Not reproduced at our size.",
+    agrees=False,
+)
+
+
+def _b2t_evidence() -> dict:
+    post, b2t, pre = lm_val_losses("post", 8), b2t_val_losses(8), lm_val_losses("pre", 8)
+    return {
+        "post-norm minus B2T": paired_difference(post, b2t),
+        "B2T minus pre-norm": paired_difference(b2t, pre),
+        "nearer pre-norm than post-norm": paired_difference(post - b2t, b2t - pre),
+    }
+
+
+claim(
+    name="postnorm_b2t_at_depth",
+    page=POSTNORM_PAGE,
+    section="b2t-measured",
+    sentence="At 8 blocks the B2T connection recovers most of what post-norm loses: B2T ends below plain post-norm "
+    "in nearly every seed, and nearer to pre-norm than to post-norm, without beating pre-norm.",
+    ensemble=_LM_ENSEMBLE + "; B2T starts from the post-norm model's seeds, initial weights and data",
+    statistic="validation loss differences, seed by seed: post-norm minus B2T; (post-norm minus B2T) minus "
+    "(B2T minus pre-norm): mean and 95 % interval",
+    margin="post-norm minus B2T positive in at least 7 of 8 seeds with its interval above 0.05; the second "
+    "difference's interval above 0; B2T minus pre-norm's interval above -0.02 (measured with seed bases 0 and 1000: "
+    "8 of 8 both times, means 0.22 and 0.25; 0.15 and 0.21; B2T minus pre-norm +0.07 and +0.04)",
+    measure=_b2t_evidence,
+    holds=lambda e: (
+        e["post-norm minus B2T"]["positive"] >= e["post-norm minus B2T"]["seeds"] - 1
+        and e["post-norm minus B2T"]["low"] > 0.05
+        and e["nearer pre-norm than post-norm"]["low"] > 0
+        and e["B2T minus pre-norm"]["low"] > -0.02
+    ),
+    paper="Takase et al. 2023: B2T trains deep post-norm translation models stably and beats pre-norm. Ours "
+    "trains, but does not beat pre-norm.",
+    agrees=False,
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Evaluate every claim (or those named) and print one line each, or JSON with --json.
 
