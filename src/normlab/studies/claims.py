@@ -26,10 +26,13 @@ import math
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:  # torch is imported where a claim needs it: the registry loads without it
+    import torch
 
 # A reverse-task run "learned" when its held-out token accuracy reaches 30 %: chance is
 # 1/16 = 6 %. Most of chapter 9's runs end near chance or above 75 %, but a few end in
@@ -1292,7 +1295,7 @@ def _bf16_evidence() -> dict:
     return {"bfloat16 / float16 error, smallest": float(min(ratio)), "largest": float(max(ratio))}
 
 
-def torch_dtype(name: str):
+def torch_dtype(name: str) -> torch.dtype:
     import torch
 
     return getattr(torch, name)

@@ -21,12 +21,15 @@ next block reads and what a quantised model would store.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
 from ..nn.blocks import PostNormBlock
 from ..nn.stack import TransformerStack
 from .analysis import block_io
+from .lm import VOCAB, LMConfig
 from .seeds import ENSEMBLE, seed_everything
 
 SINK_QUERIES = 8  # attention to the first position is averaged over queries from this position on
@@ -47,7 +50,7 @@ class B2TBlock(PostNormBlock):
 
     formula = "h = LN(x + Attn(x)),  y = LN(h + FFN(h) + x)"
 
-    def forward(self, x, key_padding_mask=None):
+    def forward(self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         self._check(x)
         h = self.norm1(x + self._sa_block(x, key_padding_mask))
         return self.norm2(h + self._ff_block(h) + x)
@@ -65,11 +68,11 @@ def b2t(model: TransformerStack) -> None:
         model.blocks[i] = rewired.train(block.training)
 
 
-def untrained_models(placement: str, n_layers: int, config, seeds: tuple[int, ...] = ENSEMBLE) -> list:
+def untrained_models(
+    placement: str, n_layers: int, config: LMConfig, seeds: Sequence[int] = ENSEMBLE
+) -> list[TransformerStack]:
     """The models ``train_lm(placement, n_layers, config, seeds)`` starts from (same seeds,
     same construction), untrained."""
-    from .lm import VOCAB
-
     models = []
     for seed in seeds:
         seed_everything(seed)
@@ -95,7 +98,7 @@ def attention_maps(model: TransformerStack, inputs: torch.Tensor) -> list[torch.
     return maps
 
 
-def stream_measures(models, inputs: torch.Tensor) -> dict[str, np.ndarray]:
+def stream_measures(models: Sequence[TransformerStack], inputs: torch.Tensor) -> dict[str, np.ndarray | float]:
     """Per model (rows) and block (columns), on ``inputs`` (batch, seq) token ids:
 
     "spike"        largest |h| over every token and feature of the block's output h,
