@@ -17,7 +17,8 @@ tokens, and its last layer is probed with forward hooks:
   3 leaves the layer's output unchanged, so a norm sits between the attention and its add;
 - **parallel**: adding δ to the attention's output moves the layer's output by exactly δ:
   nothing downstream (no FFN, no norm) reads the attention's output;
-- **QK-norm**: norms called while the attention runs;
+- **QK-norm**: norms called while the attention runs, on per-token values (a change at
+  the first position moves their input at that position only): before tokens are mixed;
 - **final norm**: a norm outside the layers reads the last layer's output;
 - **embedding norm**: a norm outside the layers runs before the first layer.
 
@@ -167,7 +168,7 @@ def norm_kind(module: nn.Module, example: torch.Tensor) -> str | None:
         return None
 
 
-@dataclass
+@dataclass(eq=False)
 class _Call:
     module: nn.Module
     name: str
@@ -304,10 +305,10 @@ def probe_block(run: Callable[[], Any], layer: nn.Module) -> BlockProbe:
         if moved is None or moved.shape != call.inputs.shape:
             return False
         changed = (moved - call.inputs).abs() > TOL * (1.0 + call.inputs.abs().max())
-        return int(changed.sum()) <= changed.numel() // SEQ
+        return int(changed.sum()) <= changed.numel() // x.shape[1]
 
     qk = [(c, k) for c, k in norms if attention_name in c.inside and before_mixing(c)]
-    path = [(c, k) for c, k in norms if (c, k) not in qk]
+    path = [(c, k) for c, k in norms if not any(c is q for q, _ in qk)]
 
     reads_input = any(_close(c.inputs, x) for c, _ in path)
     output_normed = any(_close(c.output, y) for c, _ in path)
@@ -509,7 +510,10 @@ def facts_claims(label: str, placement: str, norm: str) -> dict[str, str]:
     (only what the row mentions)."""
     claims = {}
     variant = re.search(rf"\({re.escape(label)} ([\w-]+)\)", placement)  # "pre (OPT-350m post)"
-    kind = variant.group(1) if variant else re.match(r"(res-post|post|pre|parallel|sandwich)", placement).group(1)
+    named = variant or re.match(r"(res-post|post|pre|parallel|sandwich)", placement)
+    if named is None:
+        raise ValueError(f"facts.md: no placement in {placement!r}")
+    kind = named.group(1)
     claims["placement"] = kind
     if kind == "parallel":
         count = re.search(r"(one|two) norms?", placement)
