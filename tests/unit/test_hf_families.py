@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from normlab import Block
-from normlab.nn.blocks import ParallelBlock, PreNormBlock
+from normlab.nn.blocks import ParallelBlock, PreNormBlock, SandwichBlock
 from normlab.nn.hf_families import (
     FACTS,
     FACTS_ROW,
@@ -70,6 +70,14 @@ class NormAfterTheAdd(PreNormBlock):
         return x + self._ff_block(self.norm2(x))
 
 
+class MissingBranchNorm(SandwichBlock):
+    """Calls itself sandwich, but forgets the norm on the FFN's output."""
+
+    def forward(self, x, key_padding_mask=None):
+        x = x + self.norm3(self._sa_block(self.norm1(x), key_padding_mask))
+        return x + self._ff_block(self.norm2(x))
+
+
 class SequentialAfterAll(ParallelBlock):
     """Calls itself parallel, but its FFN reads the attention's output (that is pre-norm)."""
 
@@ -90,6 +98,11 @@ def test_a_mis_wired_block_is_not_detected_as_what_it_claims():
     found = probe(mis)
     assert found.placement == "pre"
     assert not found.attention_output_added_directly
+    mis = MissingBranchNorm(16, 4, 32)
+    assert mis.placement == "sandwich"
+    found = probe(mis)
+    assert found.attention_output_normalised and not found.last_norm_output_added
+    assert found.placement == "unknown"
 
 
 def test_norm_kind_tells_layernorm_from_rmsnorm_and_from_other_modules():

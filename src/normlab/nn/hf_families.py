@@ -14,7 +14,9 @@ tokens, and its last layer is probed with forward hooks:
 - **pre**: some norm reads the layer's input unchanged (the branch input is normalised);
 - **post**: the layer's output is a norm's output (a norm after the residual add);
 - **branch output normalised** (sandwich, res-post): multiplying the attention's output by
-  3 leaves the layer's output unchanged, so a norm sits between the attention and its add;
+  10 or by 30 gives the same layer output, so a norm sits between the attention and its add;
+  and adding δ to the last norm's output moves the layer's output by exactly δ, so the
+  second branch, too, ends in a norm whose output is added;
 - **parallel**: adding δ to the attention's output moves the layer's output by exactly δ:
   nothing downstream (no FFN, no norm) reads the attention's output;
 - **QK-norm**: norms called while the attention runs, on per-token values (a change at
@@ -227,8 +229,9 @@ class BlockProbe:
     qk_norm: str  # "none", "per head" or "over all heads"
     reads_normalised_input: bool  # some norm reads the block's input (pre)
     output_is_normalised: bool  # the block's output is a norm's output (post)
-    attention_output_normalised: bool  # scaling the attention's output changes nothing
+    attention_output_normalised: bool  # the attention's output x10 or x30: the same block output
     attention_output_added_directly: bool  # +δ on the attention's output is +δ on the block's
+    last_norm_output_added: bool  # +δ on the last norm's output is +δ on the block's, which is not a norm's
 
 
 def _find_attention(layer: nn.Module, run: Callable[[], Any], x_calls: list[_Call]) -> tuple[nn.Module, list[_Call]]:
@@ -319,17 +322,25 @@ def probe_block(run: Callable[[], Any], layer: nn.Module) -> BlockProbe:
 
     attn_out = next(c for c in calls if c.module is attention).output
     delta = torch.randn(attn_out.shape, generator=torch.Generator().manual_seed(1)) * attn_out.abs().mean()
-    scaled_same = _close(y_with(lambda t: 3 * t), y)
+    # scale invariance, with the norm's epsilon made negligible: x10 and x30 give the same output
+    scaled_same = _close(y_with(lambda t: 10 * t), y_with(lambda t: 30 * t))
     added_directly = _close(y_with(lambda t: t + delta) - y, delta)
+    # the second branch: does its last norm write straight into the sum (sandwich, res-post)?
+    last_norm = max(path, key=lambda ck: ck[0].order)[0].module if path else None
+    last_added = False
+    if last_norm is not None and not output_normed:
+        shift = torch.randn(y.shape, generator=torch.Generator().manual_seed(3)) * y.abs().mean()
+        edited = _record(layer, run, edits={last_norm: lambda t: t + shift if t.shape == shift.shape else t})
+        last_added = _close(next(c for c in edited if c.module is layer).output - y, shift)
 
     if added_directly:
         placement = "parallel"
     elif output_normed and not reads_input:
         placement = "post"
-    elif scaled_same and reads_input:
-        placement = "sandwich"
-    elif scaled_same:
-        placement = "res-post"
+    elif scaled_same and last_added:
+        placement = "sandwich" if reads_input else "res-post"
+    elif scaled_same != last_added:
+        placement = "unknown"  # one branch's output normalised, the other's not
     elif reads_input and not output_normed:
         placement = "pre"
     else:
@@ -347,6 +358,7 @@ def probe_block(run: Callable[[], Any], layer: nn.Module) -> BlockProbe:
         output_is_normalised=output_normed,
         attention_output_normalised=scaled_same,
         attention_output_added_directly=added_directly,
+        last_norm_output_added=last_added,
     )
 
 
