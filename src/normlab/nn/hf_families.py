@@ -143,6 +143,13 @@ def _replace_output(output: Any, tensor: torch.Tensor) -> Any:
     return type(output)((tensor, *output[1:]))
 
 
+def _tensor(t: torch.Tensor | None) -> torch.Tensor:
+    """A recorded tensor that must be there (a module that took or returned no tensor)."""
+    if t is None:
+        raise RuntimeError("the probe needs a tensor where the module took or returned none")
+    return t
+
+
 def _close(a: torch.Tensor | None, b: torch.Tensor | None, tol: float = TOL) -> bool:
     if a is None or b is None or a.shape != b.shape:
         return False
@@ -250,7 +257,7 @@ def _find_attention(layer: nn.Module, run: Callable[[], Any], x_calls: list[_Cal
         after = _record(layer, run)
     finally:
         handle.remove()
-    width = x_calls[0].inputs.shape[-1]
+    width = _tensor(x_calls[0].inputs).shape[-1]
     mixers = []
     for call in after:
         old = before.get(call.name)
@@ -305,9 +312,10 @@ def probe_block(run: Callable[[], Any], layer: nn.Module) -> BlockProbe:
     def before_mixing(call: _Call) -> bool:
         # at most one position's share of the entries moved (whichever axis holds positions)
         moved = after[call.order].inputs
-        if moved is None or moved.shape != call.inputs.shape:
+        inputs = _tensor(call.inputs)
+        if moved is None or moved.shape != inputs.shape:
             return False
-        changed = (moved - call.inputs).abs() > TOL * (1.0 + call.inputs.abs().max())
+        changed = (moved - inputs).abs() > TOL * (1.0 + inputs.abs().max())
         return int(changed.sum()) <= changed.numel() // x.shape[1]
 
     qk = [(c, k) for c, k in norms if attention_name in c.inside and before_mixing(c)]
@@ -318,9 +326,9 @@ def probe_block(run: Callable[[], Any], layer: nn.Module) -> BlockProbe:
 
     def y_with(edit: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         edited = _record(layer, run, edits={attention: edit})
-        return next(c for c in edited if c.module is layer).output
+        return _tensor(next(c for c in edited if c.module is layer).output)
 
-    attn_out = next(c for c in calls if c.module is attention).output
+    attn_out = _tensor(next(c for c in calls if c.module is attention).output)
     delta = torch.randn(attn_out.shape, generator=torch.Generator().manual_seed(1)) * attn_out.abs().mean()
     # scale invariance, with the norm's epsilon made negligible: x10 and x30 give the same output
     scaled_same = _close(y_with(lambda t: 10 * t), y_with(lambda t: 30 * t))
@@ -331,7 +339,7 @@ def probe_block(run: Callable[[], Any], layer: nn.Module) -> BlockProbe:
     if last_norm is not None and not output_normed:
         shift = torch.randn(y.shape, generator=torch.Generator().manual_seed(3)) * y.abs().mean()
         edited = _record(layer, run, edits={last_norm: lambda t: t + shift if t.shape == shift.shape else t})
-        last_added = _close(next(c for c in edited if c.module is layer).output - y, shift)
+        last_added = _close(_tensor(next(c for c in edited if c.module is layer).output) - y, shift)
 
     if added_directly:
         placement = "parallel"
@@ -348,7 +356,7 @@ def probe_block(run: Callable[[], Any], layer: nn.Module) -> BlockProbe:
     kinds = sorted({k for _, k in path})
     qk_norm = "none"
     if qk:
-        qk_norm = "over all heads" if qk[0][0].inputs.shape[-1] == x.shape[-1] else "per head"
+        qk_norm = "over all heads" if _tensor(qk[0][0].inputs).shape[-1] == x.shape[-1] else "per head"
     return BlockProbe(
         placement=placement,
         norm=" + ".join(kinds) if kinds else "none",
