@@ -124,3 +124,21 @@ def test_small_language_model_page_trains_on_the_standard_library():
     assert 'id="curse-of-depth"' in html and "stdlib modules" in html
     for fix in ("Mix-LN", "LayerNorm scaling", "Peri-LN", "NormFormer"):
         assert fix in html, fix
+
+
+# --- reference pages with a quiz: the structural checks that apply (no objectives, no demo) ---
+
+REFERENCE_PAGES = [Chapter("model-families", demo=False)]
+REFERENCE_CHECKS = [
+    "test_chapter_is_in_the_table_of_contents",
+    "test_chapter_executed_without_errors",
+    "test_chapter_has_a_computed_table_or_figure",
+    "test_chapter_quiz_is_on_the_page",
+    "test_every_option_explains_itself_and_scenarios_have_four_options",
+]
+
+
+@pytest.mark.parametrize("check", REFERENCE_CHECKS)
+@pytest.mark.parametrize("page", REFERENCE_PAGES, ids=[p.name for p in REFERENCE_PAGES])
+def test_reference_page_has_the_parts_that_apply(page, check):
+    getattr(base, check)(page)
