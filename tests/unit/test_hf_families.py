@@ -1,4 +1,4 @@
-"""normlab.nn.hf_families: the probes find each placement in blocks whose wiring is known
+"""normlab.hf.families: the probes find each placement in blocks whose wiring is known
 (normlab's own, and deliberately mis-wired ones), and, in every transformers family of the
 model-families page, what facts.md section 4 and the families' own modeling code say."""
 
@@ -9,8 +9,7 @@ import torch
 from torch import nn
 
 from normlab import Block
-from normlab.nn.blocks import ParallelBlock, PreNormBlock, SandwichBlock
-from normlab.nn.hf_families import (
+from normlab.hf.families import (
     FACTS,
     FACTS_ROW,
     FAMILIES,
@@ -20,6 +19,7 @@ from normlab.nn.hf_families import (
     norm_kind,
     probe_block,
 )
+from normlab.nn.blocks import ParallelBlock, PreNormBlock, SandwichBlock
 from normlab.nn.norms import RMSNorm
 
 pytest.importorskip("transformers")

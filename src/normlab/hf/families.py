@@ -1,6 +1,6 @@
 """Where each ``transformers`` model family puts its norms, found by running it.
 
-    from normlab.nn.hf_families import probe_family
+    from normlab.hf.families import probe_family
     probe_family("llama")    # FamilyProbe(architecture='decoder', placement='pre', norm='RMSNorm', ...)
 
 Nothing here is read from a model card or typed from a paper: each family is built from a
@@ -40,7 +40,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .hf import _offline_transformers, randomise_
+from .fixtures import _offline_transformers, randomise_
 
 SEQ = 6  # tokens per probe
 TOL = 1e-4  # relative tolerance of every "equal" below (float32)
@@ -197,11 +197,11 @@ def _record(model: nn.Module, run: Callable[[], Any], edits: dict[nn.Module, Cal
     stack: list[str] = []
     handles = []
 
-    def pre(module, args, kwargs):
+    def pre(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         stack.append(names[module])
         calls.append(_Call(module, names[module], len(calls), _first_tensor(args, kwargs), None, tuple(stack[:-1])))
 
-    def post(module, args, kwargs, output):
+    def post(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Any:
         stack.pop()
         call = next(c for c in reversed(calls) if c.module is module and c.output is None)
         tensor = _output_tensor(output)
@@ -278,7 +278,9 @@ def _find_attention(layer: nn.Module, run: Callable[[], Any], x_calls: list[_Cal
 
 
 def _bump_input(edit: Callable[[torch.Tensor], torch.Tensor]) -> Callable:
-    def hook(module, args, kwargs):
+    def hook(
+        module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         if args:
             return (edit(args[0]), *args[1:]), kwargs
         kwargs = dict(kwargs)
