@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import SQLAlchemyError
 
 from .course import DB_URL_ENV, DEFAULT_COURSE, DEFAULT_EXERCISES, Course, release
-from .kernels import Limits
+from .kernel.client import Limits
 
 
 def ensure_released(course, assignments):

@@ -37,7 +37,7 @@ kernel socket), never on its disk; the submission's own bytes go to a 0700 folde
 into that kernel's folder.  The broker URL (it may hold a password) is read from
 `--broker`, `$AUTOGRADER_BROKER_URL` or `--broker-file`, and removed from the worker's
 environment before the fork server starts, so no kernel can find it in an environment;
-kernels see neither the worker's /proc nor its files (`autograder.sandbox`).
+kernels see neither the worker's /proc nor its files (`autograder.kernel.sandbox`).
 """
 
 import base64
@@ -160,7 +160,7 @@ class _Worker:
         self.hostname = ""
 
     def pool(self, limits, sandbox):
-        from .kernels import KernelPool, Zygote
+        from .kernel.client import KernelPool, Zygote
 
         key = zygote_key(limits, sandbox)
         with self.lock:
@@ -220,7 +220,7 @@ def grade_plain(task, source_text, release_text, worker):
     """Grade one submission from plain inputs (the task: file bytes, limits; the assignment's
     source and release notebook JSON) -> plain result (no cell source in it)."""
     from .grade import Job, _grade_in_fresh_kernel
-    from .kernels import Limits
+    from .kernel.client import Limits
 
     limits = Limits(**task["limits"])
     folder = tempfile.mkdtemp(prefix="ag-task-")  # 0700: the submission's own bytes, for its kernel
@@ -343,7 +343,7 @@ def run_worker(url, concurrency=1, task_time_limit=TASK_TIME_LIMIT, name=None, s
     Celery's consumer with `concurrency` threads."""
     global WORKER
     os.environ.pop(BROKER_ENV, None)  # not inherited by the fork server, hence by no kernel
-    from .kernels import Limits
+    from .kernel.client import Limits
 
     WORKER = _Worker(url, concurrency, task_time_limit)
     name = name or f"autograder-{os.getpid()}"

@@ -38,7 +38,7 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 from traitlets import Unicode
 
-from .kernels import strip_ansi
+from .kernel.client import strip_ansi
 from .notebooks import has_hidden_tests, split_hidden_tests, strip_hidden_tests
 
 REMOVED = "[hidden test text removed]"

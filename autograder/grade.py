@@ -26,7 +26,7 @@ import nbformat
 from nbgrader import utils as nbgrader_utils
 from nbgrader.api import Gradebook, MissingEntry
 
-from .kernels import KernelPool, Limits, Zygote, close_thread_event_loop
+from .kernel.client import KernelPool, Limits, Zygote, close_thread_event_loop
 from .notebooks import BadSubmission, build_graded_notebook, is_test, read_submission
 from .verdict import answer_checks, judge
 

@@ -20,7 +20,7 @@ from test_end_to_end import ASSIGNMENTS, EXERCISES, GRADE_ARGS, class_downloads,
 from autograder.__main__ import main as cli
 from autograder.course import Course
 from autograder.grade import grade
-from autograder.kernels import Limits
+from autograder.kernel.client import Limits
 from autograder.synthetic import fill, solution_answers
 
 pytestmark = pytest.mark.slow

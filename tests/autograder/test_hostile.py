@@ -37,7 +37,7 @@ from autograder_helpers import (
 
 from autograder.collect import collect
 from autograder.grade import grade
-from autograder.kernels import Limits, Zygote
+from autograder.kernel.client import Limits, Zygote
 
 pytestmark = pytest.mark.slow
 
@@ -99,7 +99,7 @@ class Listener:
 
 
 def _memory_cgroup():
-    from autograder.sandbox import Cgroups
+    from autograder.kernel.sandbox import Cgroups
 
     cgroups = Cgroups(1, 1)
     cgroups.close()
@@ -407,7 +407,7 @@ def graded(released_course, tmp_path_factory):
                         "import sys\nip = get_ipython()\n"
                         "for callback in list(ip.events.callbacks['post_run_cell']):\n"
                         "    ip.events.unregister('post_run_cell', callback)\n"
-                        "guard = sys.modules['autograder.harness']\n"
+                        "guard = sys.modules['autograder.kernel.harness']\n"
                         "guard.answer = lambda nonce, what, *args: '\"\"\\n' + '0' * 64   # 'nothing was replaced'\n"
                         "torch.allclose = lambda *a, **k: True\n" + IDENTITY
                     )
@@ -909,7 +909,7 @@ def test_summary_says_which_limits_applied(graded):  # item 6
 
 
 def test_fresh_uids_avoid_every_uid_in_use(monkeypatch):  # item 5: no leftover can hold the next run's uid
-    from autograder import sandbox
+    from autograder.kernel import sandbox
 
     class Picks:
         def __init__(self, values):

@@ -11,7 +11,7 @@ from autograder_helpers import REPO
 
 from autograder.course import Course, release
 from autograder.grade import grade
-from autograder.kernels import Limits
+from autograder.kernel.client import Limits
 from autograder.synthetic import fill, solution_answers, write_submission
 from autograder.verdict import answer_checks, judge
 

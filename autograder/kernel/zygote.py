@@ -3,12 +3,12 @@
 Plain nbgrader starts a new kernel for every notebook, and every kernel pays for
 `import torch` (~1.3 s of CPU here).  This process pays it once: it imports torch,
 normlab and ipykernel, takes the pristine snapshot the in-kernel guard restores
-from (autograder.harness), and then waits for requests on stdin.  Each request
+from (autograder.kernel.harness), and then waits for requests on stdin.  Each request
 forks a child that becomes an IPython kernel for exactly ONE submission and is
 killed afterwards, so no submission ever sees another one's state.  The zygote
 itself never runs student code.
 
-The child is sandboxed before it starts the kernel by `autograder.sandbox` (all the
+The child is sandboxed before it starts the kernel by `autograder.kernel.sandbox` (all the
 defences, and the hostile kinds each stops, are listed there).  It talks to the grader
 over ZMQ ipc sockets (unix sockets in its own folder, the one writable place it sees),
 which work across network namespaces.  The zygote dies with the grader
@@ -31,7 +31,7 @@ import select
 import signal
 import sys
 
-from autograder import sandbox
+from autograder.kernel import sandbox
 
 PRELOAD = ("torch", "numpy", "normlab", "normlab.checks")
 CONNECTION_FILE = ".kernel.json"
@@ -59,7 +59,7 @@ def preload():
     import ipykernel.ipkernel  # noqa: F401
     import ipykernel.kernelapp  # noqa: F401  (IPython, zmq, tornado: the kernel's own imports)
 
-    from autograder import harness
+    from autograder.kernel import harness
 
     harness.take_snapshot()
     return loaded
@@ -110,7 +110,7 @@ def child_main(request):
         torch.set_num_threads(request.get("threads", 1))
         from ipykernel.kernelapp import IPKernelApp
 
-        from autograder import harness
+        from autograder.kernel import harness
 
         app = IPKernelApp.instance()
         app.initialize(

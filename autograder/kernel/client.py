@@ -33,7 +33,7 @@ from nbformat.v4 import output_from_msg
 from .sandbox import Isolation
 
 SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "DB_URL", "DATABASE_URL")
-GUARD = "__import__('autograder.harness', fromlist=['_'])"
+GUARD = "__import__('autograder.kernel.harness', fromlist=['_'])"
 
 
 @dataclass
@@ -66,11 +66,11 @@ class ZygoteError(RuntimeError):
 
 
 class Zygote:
-    """The fork server process (autograder/zygote.py) and its line protocol."""
+    """The fork server process (autograder/kernel/zygote.py) and its line protocol."""
 
     def __init__(self, hide=(), limits=None, sandbox=True, threads=1):
         # `hide` is accepted for old callers and ignored: the kernel's file system is an
-        # allow-list (autograder.sandbox), nothing needs hiding from it.
+        # allow-list (autograder.kernel.sandbox), nothing needs hiding from it.
         self.limits = limits or Limits()
         self.isolation = Isolation(self.limits, sandbox)
         self.sandbox = self.isolation.namespaces
@@ -82,7 +82,7 @@ class Zygote:
             if not (k.startswith(("NBGRADER_", "PG")) or any(w in k.upper() for w in SECRET_WORDS))
         }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.zygote"] + (["--private-mounts"] if self.sandbox else []),
+            [sys.executable, "-m", "autograder.kernel.zygote"] + (["--private-mounts"] if self.sandbox else []),
             cwd=self.isolation_cwd(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
