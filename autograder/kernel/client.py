@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from jupyter_client import BlockingKernelClient
 from nbformat.v4 import output_from_msg
@@ -51,10 +52,27 @@ class Limits:
     startup_timeout: float = 60.0
 
 
+class RunStatus(StrEnum):
+    """How one cell's run ended (`Kernel.run_cell`)."""
+
+    OK = "ok"
+    ERROR = "error"  # it raised: the notebook goes on
+    INTERRUPTED = "interrupted"  # over the cell timeout, stopped by SIGINT: the notebook goes on
+    TIMEOUT = "timeout"  # ignored the interrupt: the kernel was killed
+    MEMORY = "memory"  # the OOM killer ended the kernel at the memory limit
+    DIED = "died"  # the kernel ended during the cell (os._exit, a crash)
+    NOT_RUN = "not-run"  # the kernel had died before the cell
+
+    @property
+    def stops_kernel(self) -> bool:
+        """Nothing runs in this kernel after such a cell."""
+        return self in (RunStatus.TIMEOUT, RunStatus.DIED, RunStatus.NOT_RUN, RunStatus.MEMORY)
+
+
 @dataclass
 class CellRun:
     outputs: list = field(default_factory=list)
-    status: str = "ok"  # ok | error | interrupted | timeout | memory | died | not-run
+    status: RunStatus = RunStatus.OK
     reason: str = ""  # human-readable, for the report
     dropped_chars: int = 0
     disk_full: bool = False  # the kernel's disk space or files ran out in this cell
@@ -317,7 +335,7 @@ class Kernel:
         run = CellRun()
         if self.exit_status():
             return CellRun(
-                status="not-run", reason=f"kernel had already died ({self.exit_status()})" + self._memory_note()
+                status=RunStatus.NOT_RUN, reason=f"kernel had already died ({self.exit_status()})" + self._memory_note()
             )
         msg_id = self.client.execute(code, store_history=store_history, allow_stdin=False, stop_on_error=False)
         deadline = time.monotonic() + limits.timeout
@@ -330,7 +348,7 @@ class Kernel:
                 self.interrupt()
             elif interrupted_at is not None and now > interrupted_at + limits.interrupt_grace:
                 self.kill()
-                run.status = "timeout"
+                run.status = RunStatus.TIMEOUT
                 run.reason = (
                     f"stopped after {limits.timeout:g} s: an infinite loop? (cell still running after "
                     f"{limits.timeout:g} s and did not stop when interrupted: stopped)"
@@ -342,10 +360,10 @@ class Kernel:
             except queue.Empty:
                 status = self.exit_status()
                 if status and self.oom_killed():
-                    run.status, run.reason = "memory", self.memory_limit_reason(status)
+                    run.status, run.reason = RunStatus.MEMORY, self.memory_limit_reason(status)
                     break
                 if status:
-                    run.status, run.reason = "died", f"kernel died ({status})" + self._memory_note()
+                    run.status, run.reason = RunStatus.DIED, f"kernel died ({status})" + self._memory_note()
                     break
                 continue
             if msg["parent_header"].get("msg_id") != msg_id:
@@ -360,11 +378,11 @@ class Kernel:
             if output is None:
                 continue
             if output["output_type"] == "error":
-                run.status = "error"
+                run.status = RunStatus.ERROR
             cap.add(output)
         run.outputs, run.dropped_chars, run.frames = cap.outputs, cap.dropped, cap.frames
-        if interrupted_at is not None and run.status != "timeout":
-            run.status = "interrupted"
+        if interrupted_at is not None and run.status != RunStatus.TIMEOUT:
+            run.status = RunStatus.INTERRUPTED
             run.reason = timeout_message(limits.timeout) + self._memory_note()
             # the student reads why the cell stopped, not a bare KeyboardInterrupt; the
             # traceback (where it was looping) stays, without its colour codes

@@ -7,8 +7,8 @@ import pytest
 from autograder_helpers import ASSIGNMENT, record_scores
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
+from autograder.execute import is_self_check
 from autograder.feedback import REMOVED, MarkPendingHandGrades, StripHiddenTests, strip_ansi, wrap_long_lines
-from autograder.grade import is_self_check
 from autograder.kernel.client import OutputCap, cell_frames
 
 VISIBLE = "your sub-layer computes x + LN(F(x)): pre_norm_sublayer must return x + F(LN(x))"
