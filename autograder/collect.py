@@ -370,8 +370,10 @@ def _collect_tree(course, root, assignment, take_late=False):
     table = _name_table(course)
     roster = load_roster(course)
     released = set(course.released())
-    report = {"collected": [], "unmatched": [], "students": [], "kept_earlier": []}
-    candidates, names, dues = {}, {}, {}
+    report: dict[str, list] = {"collected": [], "unmatched": [], "students": [], "kept_earlier": []}
+    candidates: dict = {}
+    names: dict = {}
+    dues: dict = {}
     for file in _walk(root):
         rel = os.path.relpath(file, root)
         parts = rel.split(os.sep)

@@ -333,19 +333,19 @@ def _grade_task(self: Any, task: dict[str, Any]) -> None:
             f"{task.get('grader_version')}: update the worker",
         )
     else:
-        texts = worker.redis.mget(
+        source, release = worker.redis.mget(
             [f"{PREFIX}{task['run']}:blob:{task['source']}", f"{PREFIX}{task['run']}:blob:{task['release']}"]
         )
-        if None in texts:  # the run is over (cancelled or expired): nothing to grade for
+        if not isinstance(source, bytes) or not isinstance(release, bytes):  # the run is over: nothing to grade for
             return None
         try:
-            plain = grade_plain(task, texts[0].decode(), texts[1].decode(), worker)
+            plain = grade_plain(task, source.decode(), release.decode(), worker)
         except Exception as exc:  # noqa: BLE001  reported to the coordinator, retried by its next run
             plain = WorkerResult.failure(
                 task, f"internal grader error on worker {hostname}: {exc!r}", time.monotonic() - started
             )
         finally:
-            texts = None
+            source = release = None  # the hidden tests are dropped as soon as they are graded
     plain.worker = hostname
     plain.task_seconds = time.monotonic() - started
     _push(worker, task["run"], plain.to_json())

@@ -23,14 +23,20 @@ canvas and moodle refuse while hand grading is pending (--allow-pending writes t
 autograded part anyway, with a warning); csv and long warn.
 """
 
+from __future__ import annotations
+
 import csv
 import json
 import math
 import os
+from typing import TYPE_CHECKING
 
 from nbgrader.api import Gradebook
 
 from .roster import load_roster
+
+if TYPE_CHECKING:
+    from .course import Course
 
 FORMATS = ("csv", "canvas", "moodle", "long")
 MISSING = ("blank", "zero")
@@ -90,7 +96,7 @@ def student_names(course, roster=None):
     return names
 
 
-def lateness_status(course) -> list[str]:
+def lateness_status(course: Course) -> list[str]:
     """Lines for `status`: each assignment's due date, its extensions, and the submissions
     that are late (as of the last `grade`) with their penalty."""
     lines = []
@@ -148,9 +154,14 @@ def export(course, assignments, out=None, fmt="csv", log=print, missing="blank",
     roster = load_roster(course)
     names = student_names(course, roster)
     everyone = set(course.students()) | set((roster or {}).get("students", {}))
-    grade_rows, question_rows, long_rows, totals, maxima = [], [], [], {}, {}
-    per_student = {}
-    over, pending = [], []
+    grade_rows: list[dict] = []
+    question_rows: list[dict] = []
+    long_rows: list[dict] = []
+    totals: dict = {}
+    maxima: dict = {}
+    per_student: dict = {}
+    over: list = []
+    pending: list = []
     with Gradebook(course.db_url, "normlab") as gb:
         for assignment in assignments:
             notebooks = course.notebooks(assignment)

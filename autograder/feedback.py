@@ -69,7 +69,7 @@ def explanations_for_students(hidden_sources):
     """The explanations a hidden test holds for students: the string values of the `why=`
     and `mistakes=` mappings it hands to normlab's checks (expect_choice, expect_order,
     selection_credit).  Hidden code that does not parse on its own has none."""
-    found = set()
+    found: set = set()
     for source in hidden_sources:
         try:
             tree = ast.parse(textwrap.dedent(source))

@@ -98,7 +98,7 @@ def build_graded_notebook(source_nb, release_nb, student_nb):
     # were deleted).  Copies after the tests are never run: there they could redefine
     # the answer behind the tests' back.
     following_test = _following_locked(source_nb)
-    student_positions = {}
+    student_positions: dict[str | None, list[int]] = {}
     for position, cell in enumerate(student_nb.cells):
         student_positions.setdefault(grade_id(cell), []).append(position)
     chosen = {}
@@ -115,7 +115,9 @@ def build_graded_notebook(source_nb, release_nb, student_nb):
                 f"{len(positions)}, the last one before its test"
             )
 
-    student_by_id, extras_after, anchor = {}, {}, None
+    student_by_id: dict = {}
+    extras_after: dict = {}
+    anchor = None
     for position, cell in enumerate(student_nb.cells):
         gid = grade_id(cell)
         if gid in source_ids and chosen.get(gid) == position:
@@ -177,7 +179,8 @@ def build_graded_notebook(source_nb, release_nb, student_nb):
 
 def _following_locked(source_nb):
     """answer grade id -> grade ids of the test/locked cells after it, up to the next answer."""
-    following, current = {}, None
+    following: dict[str, list[str]] = {}
+    current = None
     for cell in source_nb.cells:
         gid = grade_id(cell)
         if gid is None:

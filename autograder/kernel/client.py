@@ -106,13 +106,15 @@ class Zygote:
             stdout=subprocess.PIPE,
             env=env,
         )
-        ready = self.proc.stdout.readline()
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both PIPE
+        self._requests, self._answers = self.proc.stdin, self.proc.stdout
+        ready = self._answers.readline()
         if not ready:
             raise ZygoteError("the kernel fork server did not start (see stderr above)")
         self.preloaded = json.loads(ready)["ready"]["preloaded"]
         # The kernels' working folders are mounted in the zygote's own mount namespace.
         self.root = f"/proc/{self.proc.pid}/root" if self.sandbox else ""
-        self._spawned = queue.Queue()
+        self._spawned: queue.Queue[dict] = queue.Queue()
         self._exits = {}
         self._exit_cond = threading.Condition()
         self._lock = threading.Lock()  # one spawn request and its answer at a time
@@ -126,7 +128,7 @@ class Zygote:
         return tempfile.gettempdir()  # not the checkout: `python -m` puts its cwd on sys.path
 
     def _read(self):
-        for line in self.proc.stdout:
+        for line in self._answers:
             message = json.loads(line)
             if "spawned" in message:
                 self._spawned.put(message)
@@ -151,8 +153,8 @@ class Zygote:
 
     def _send(self, message):
         with self._write_lock:
-            self.proc.stdin.write((json.dumps(message) + "\n").encode())
-            self.proc.stdin.flush()
+            self._requests.write((json.dumps(message) + "\n").encode())
+            self._requests.flush()
 
     def spawn(self):
         """Fork one sandboxed kernel; return a connected `Kernel`."""
@@ -201,14 +203,14 @@ class Zygote:
 
     def close(self):
         if self.proc.poll() is None:
-            self.proc.stdin.close()
+            self._requests.close()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         self._reader.join(5)  # it reads to the end of the zygote's output, then we close the pipes
-        for pipe in (self.proc.stdin, self.proc.stdout):
+        for pipe in (self._requests, self._answers):
             try:
                 pipe.close()
             except OSError:  # a zygote that died with requests unread: nothing to flush to
@@ -623,7 +625,7 @@ class KernelPool:
 
     def __init__(self, zygote, size, limits):
         self.zygote, self.limits = zygote, limits
-        self._ready = queue.Queue()
+        self._ready: queue.Queue[Kernel | Exception] = queue.Queue()
         self._wanted = threading.Semaphore(size)
         self._stop = threading.Event()
         self._filler = threading.Thread(target=self._fill, daemon=True)

@@ -59,11 +59,11 @@ IPYTHON_BUILTINS = {
 PROTECTED_CLASSES = (("torch", "Tensor"), ("torch.nn", "Module"))
 _SYS_HOOKS = ("excepthook", "displayhook", "breakpointhook", "stdout", "stderr")
 
-_snapshot = {}  # "module.name" -> (container, {attr: value})
-_code = {}  # id(function) -> (label, function, __code__, __defaults__, __kwdefaults__)
-_modules = {}  # module name -> module object
-_sys_hooks = {}
-_shell_state = {}
+_snapshot: dict = {}  # "module.name" -> (container, {attr: value})
+_code: dict = {}  # id(function) -> (label, function, __code__, __defaults__, __kwdefaults__)
+_modules: dict = {}  # module name -> module object
+_sys_hooks: dict = {}
+_shell_state: dict = {}
 
 
 def _is_code(value):
@@ -221,7 +221,7 @@ def _restore_hooks():
     return restored
 
 
-_restored_since_last_test = []
+_restored_since_last_test: list = []
 
 
 def _after_every_cell(result=None):
@@ -239,7 +239,7 @@ def _pop_torch_function_modes():
     return popped
 
 
-_no_subclass_overrides = []
+_no_subclass_overrides: list = []
 
 
 def _enter_test_mode():
@@ -292,7 +292,7 @@ def _forget_test_source():
     for name in [n for n in linecache.cache if n.startswith("<") or "ipykernel_" in n]:
         linecache.cache.pop(name, None)
     if isinstance(getattr(linecache, "_ipython_cache", None), dict):  # IPython's own copy
-        linecache._ipython_cache.clear()
+        linecache._ipython_cache.clear()  # type: ignore[attr-defined]
 
 
 def plain(value):
@@ -334,7 +334,7 @@ def _make_entry(secret):
     import json
 
     dumps, new, sha256 = json.dumps, hmac.new, hashlib.sha256
-    table = {"before_test": before_test, "after_test": after_test, "plain": plain}
+    table: dict = {"before_test": before_test, "after_test": after_test, "plain": plain}
 
     def answer(nonce, what, *args):
         if what == "after_test":

@@ -59,8 +59,8 @@ FIRST_UID, LAST_UID = 200_000, 2**31 - 2
 
 
 # ----------------------------------------------------------------------------- grader side
-def _uids_in_use():
-    used = set()
+def _uids_in_use() -> set[int]:
+    used: set[int] = set()
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
@@ -289,7 +289,7 @@ class Isolation:
     def describe(self):
         version = self.cgroups.version if self.cgroups else None
         memory = {2: "cgroup v2 memory.max", 1: "cgroup v1 memory.limit_in_bytes"}.get(
-            version, "rlimit RLIMIT_AS (address space; no usable memory cgroup)"
+            version or 0, "rlimit RLIMIT_AS (address space; no usable memory cgroup)"
         )
         return {
             "memory": f"{memory} = {self.limits.memory_bytes // 2**20} MB",
