@@ -83,6 +83,12 @@ class ZygoteError(RuntimeError):
     pass
 
 
+# The reaper (`Zygote.folder`): waits for its stdin to close, i.e. for the grader to close the
+# zygote or to die however it dies (SIGKILL too: the kernel closes a dead process's pipes),
+# then removes every kernel's working folder.  `-I -S`: nothing imported but the two modules.
+REAPER = "import shutil, sys; sys.stdin.buffer.read(); shutil.rmtree(sys.argv[1], ignore_errors=True)"
+
+
 class Zygote:
     """The fork server process (autograder/kernel/zygote.py) and its line protocol."""
 
@@ -93,6 +99,17 @@ class Zygote:
         self.isolation = Isolation(self.limits, sandbox)
         self.sandbox = self.isolation.namespaces
         self.threads = threads
+        # Every kernel's working folder (its mount point on the host) is made in this one
+        # folder, named after this process; the reaper removes it when the zygote is closed
+        # or this process dies, so no `ag-kernel-*` folder outlives a run, not even a run that
+        # was killed (a worker's pool of idle kernels, a kernel whose `discard` never came).
+        self.folder = tempfile.mkdtemp(prefix=f"ag-kernels-{os.getpid()}-")
+        self._reaper = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", REAPER, self.folder],
+            stdin=subprocess.PIPE,
+            start_new_session=True,  # not in a killed worker's process group: it must outlive it
+            cwd="/",
+        )
         # No secret reaches the zygote's environment (or, through it, a kernel's).
         env = {
             k: v
@@ -165,7 +182,7 @@ class Zygote:
             isolation = self.isolation.request(name, index)
             # The mount point (an empty folder of the host's); with the sandbox the zygote
             # mounts the kernel's bounded tmpfs over it in its own namespace.
-            workdir = tempfile.mkdtemp(prefix="ag-kernel-")
+            workdir = tempfile.mkdtemp(prefix="ag-kernel-", dir=self.folder)
             connection = connection_info(workdir)
             secret = secrets.token_bytes(32)
             request = {
@@ -216,6 +233,7 @@ class Zygote:
             except OSError:  # a zygote that died with requests unread: nothing to flush to
                 pass
         self.isolation.close()
+        self._reaper.communicate()  # closes its stdin: it removes `self.folder` and ends
 
 
 def connection_info(workdir):

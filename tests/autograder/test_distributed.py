@@ -4,10 +4,12 @@ subprocesses the fixtures kill: the end-to-end class graded by 2 workers x 1 ker
 gives the same CSV as local sqlite grading; a resubmission regrades only that one; a
 worker killed mid-run loses nothing; nothing secret stays in Redis or reaches a kernel."""
 
+import glob
 import json
 import os
 import shutil
 import signal
+import tempfile
 import threading
 import time
 
@@ -214,6 +216,7 @@ def test_killed_worker_loses_nothing(fresh_course, redis_broker, start_worker):
     while any(alive(pid) for pid in started_by_worker) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [pid for pid in started_by_worker if alive(pid)], "processes outlived the killed worker"
+    assert not glob.glob(os.path.join(tempfile.gettempdir(), f"ag-kernels-{doomed.pid}-*"))  # its kernels' folders
 
 
 def test_ctrl_c_leaves_a_consistent_gradebook_and_a_rerun_finishes(fresh_course, redis_broker, start_worker):

@@ -50,7 +50,8 @@ CORRECT_LN = (
 SNOOP = (
     """import glob, os
 found = {}
-for path in {paths!r} + [p for p in glob.glob('/tmp/ag-kernel-*/*.ipynb') if not p.startswith(os.getcwd())]:
+kernel_folders = glob.glob('/tmp/ag-kernel-*') + glob.glob('/tmp/ag-kernels-*/ag-kernel-*')  # a zygote's folder holds its kernels'
+for path in {paths!r} + [p for f in kernel_folders for p in glob.glob(f + '/*.ipynb') if not p.startswith(os.getcwd())]:
     try:
         with open(path) as f:
             found[path] = 'READ ' + f.read()
@@ -58,7 +59,7 @@ for path in {paths!r} + [p for p in glob.glob('/tmp/ag-kernel-*/*.ipynb') if not
         found[path] = type(exc).__name__
 print(found)
 print('cwd:', sorted(n for n in os.listdir('.') if not n.startswith('.')))
-print('tmp holds', len(os.listdir('/tmp')), 'entries,', len(glob.glob('/tmp/ag-kernel-*')), 'kernel folders')
+print('tmp holds', len(os.listdir('/tmp')), 'entries,', len(kernel_folders), 'kernel folders')
 print('root:', sorted(os.listdir('/')))
 print('sockets:', glob.glob('/run/postgresql/*') + glob.glob('/var/run/postgresql/*') + glob.glob('/tmp/.s.PGSQL*'))
 pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())
@@ -886,6 +887,8 @@ def test_nothing_outlives_a_killed_grader(fresh_course):  # item 5: the grader i
     while any(alive(pid) for pid in started_by_run) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [pid for pid in started_by_run if alive(pid)], "processes outlived the killed grader"
+    # nor did its kernels' working folders (the zygote's reaper removed them: kernel/client.py)
+    assert not glob.glob(os.path.join(tempfile.gettempdir(), f"ag-kernels-{grader.pid}-*"))
     summary = grade(fresh_course, [ASSIGNMENT], jobs=2, limits=Limits(timeout=30), log=lambda *_: None)
     assert summary["graded"] >= 4
     for cgroups in ("/sys/fs/cgroup", "/sys/fs/cgroup/*"):  # the killed run's cgroups: emptied and removed
@@ -899,6 +902,12 @@ def test_nothing_outlives_a_killed_grader(fresh_course):  # item 5: the grader i
             3.0,
             "graded",
         )
+
+
+def test_no_kernel_folder_outlives_the_run(graded):
+    """The run graded in this process (timeouts, dead kernels, memory re-runs included) left
+    no kernel working folder in the temp folder: each zygote's folder went with it."""
+    assert not glob.glob(os.path.join(tempfile.gettempdir(), f"ag-kernel*-{os.getpid()}-*"))
 
 
 def test_summary_says_which_limits_applied(graded):  # item 6
