@@ -1,6 +1,7 @@
 """Fixtures for the autograder tests; helpers live in autograder_helpers.py."""
 
 import glob
+import json
 import os
 import pwd
 import secrets
@@ -11,16 +12,69 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from autograder_helpers import copy_course, released_fixture_course
+from autograder_helpers import (
+    ASSIGNMENTS,
+    EXERCISES,
+    GRADE_ARGS,
+    class_downloads,
+    copy_course,
+    released_fixture_course,
+    run,
+)
+
+from autograder.course import Course
 
 
 @pytest.fixture(scope="session")
 def released_course(tmp_path_factory):
     """A course folder with ps1 released; copy it (`fresh_course`) before writing to it."""
     return released_fixture_course(tmp_path_factory.mktemp("released") / "course")
+
+
+@dataclass
+class ExerciseClass:
+    """The end-to-end class: ten students' LMS downloads of every real exercise, collected."""
+
+    course: Course  # graded with --jobs 2, exported, feedback made
+    jobs1: Path  # the same submissions graded with --jobs 1, exported
+    collected: Path  # the same submissions collected, never graded (copied by test_distributed)
+    expected: dict  # (assignment, student) -> "full" | "zero" | "not submitted"
+    statuses: dict  # (student, assignment) -> words its status must contain
+    exports: dict  # file name -> text of grades.csv and questions.csv of the --jobs 2 run
+    summary: dict  # last_grade_summary.json of the --jobs 2 run
+
+
+@pytest.fixture(scope="session")
+def exercise_class(tmp_path_factory):
+    """The end-to-end class graded locally ONCE per session (--jobs 2 with export and
+    feedback; --jobs 1 with export), for test_end_to_end.py and test_distributed.py (which
+    grades `collected` through Celery workers and compares).  None without 3+ exercises.
+    The exports and summary are kept as they were: later tests re-grade `course`."""
+    if len(ASSIGNMENTS) < 3:
+        return None
+    base = tmp_path_factory.mktemp("e2e")
+    root2 = base / "jobs2" / "course"
+    run(root2, "release")
+    course = Course(root=str(root2), exercises=EXERCISES)
+    downloads = base / "downloads"
+    downloads.mkdir()
+    expected, statuses = class_downloads(course, str(downloads))
+    run(root2, "collect", str(downloads))
+    collected, root1 = base / "collected" / "course", base / "jobs1" / "course"
+    shutil.copytree(root2, collected)
+    shutil.copytree(root2, root1)
+    run(root2, "grade", "--jobs", "2", *GRADE_ARGS)
+    run(root2, "export")
+    run(root2, "feedback")
+    run(root1, "grade", "--jobs", "1", *GRADE_ARGS)
+    run(root1, "export")
+    exports = {name: (root2 / "autograder" / "export" / name).read_text() for name in ("grades.csv", "questions.csv")}
+    summary = json.loads((root2 / "autograder" / "last_grade_summary.json").read_text())
+    return ExerciseClass(course, root1, collected, expected, statuses, exports, summary)
 
 
 @pytest.fixture

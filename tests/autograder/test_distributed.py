@@ -16,8 +16,7 @@ import time
 import nbformat
 import pytest
 import redis
-from autograder_helpers import ASSIGNMENT, Class, alive, descendants, report
-from test_end_to_end import ASSIGNMENTS, EXERCISES, GRADE_ARGS, class_downloads, run
+from autograder_helpers import ASSIGNMENT, ASSIGNMENTS, EXERCISES, GRADE_ARGS, Class, alive, descendants, report, run
 
 from autograder.__main__ import main as cli
 from autograder.course import Course
@@ -73,43 +72,34 @@ def module_env():
 
 
 @pytest.fixture(scope="module")
-def both_ways(tmp_path_factory, redis_broker, postgres, start_worker, module_env):
-    """The end-to-end class graded locally (sqlite, --jobs 2) and through workers w1, w2
-    (1 kernel each) into PostgreSQL; both exported."""
-    if len(ASSIGNMENTS) < 3:
+def both_ways(exercise_class, tmp_path_factory, redis_broker, postgres, start_worker, module_env):
+    """The end-to-end class graded through workers w1, w2 (1 kernel each) into PostgreSQL and
+    exported, beside the same class graded locally (sqlite, --jobs 2: the session's
+    conftest.exercise_class, graded once for this file and test_end_to_end.py)."""
+    if exercise_class is None:
         pytest.skip("needs 3+ assignments in exercises/")
-    base = tmp_path_factory.mktemp("distributed")
-    local = base / "local" / "course"
-    run(local, "release")
-    downloads = base / "downloads"
-    downloads.mkdir()
-    class_downloads(Course(root=str(local), exercises=EXERCISES), str(downloads))
-    run(local, "collect", str(downloads))
-    remote = base / "remote" / "course"
-    shutil.copytree(local, remote)
+    remote = tmp_path_factory.mktemp("distributed") / "remote" / "course"
+    shutil.copytree(exercise_class.collected, remote)
     os.remove(remote / "gradebook.db")
     db_url = psycopg_url(postgres("distributed"))
     run(remote, "--db-url", db_url, "release")  # the assignments into the new gradebook
     start_worker("w1@test", "w2@test", args=("--concurrency", "1"))
     grade_via_broker(remote, db_url, redis_broker, module_env)
     assert cli(["--course", str(remote), "--exercises", EXERCISES, "--db-url", db_url, "export"]) == 0
-    run(local, "grade", "--jobs", "2", *GRADE_ARGS)
-    run(local, "export")
-    return local, remote, db_url
+    return exercise_class, remote, db_url
 
 
 @pytest.mark.skipif(len(ASSIGNMENTS) < 3, reason="needs 3+ assignments in exercises/")
 def test_two_workers_give_the_same_csv_as_local_grading(both_ways, redis_broker):
     local, remote, _ = both_ways
     for name in ("grades.csv", "questions.csv"):
-        with open(local / "autograder" / "export" / name) as a, open(remote / "autograder" / "export" / name) as b:
-            assert a.read() == b.read(), name
+        assert local.exports[name] == (remote / "autograder" / "export" / name).read_text(), name
     graded_by = workers_file(remote)["workers"]
     assert set(graded_by) == {"w1@test", "w2@test"} and all(graded_by.values())  # both workers graded some
     keys = [k for ks in graded_by.values() for k in ks]
     assert len(keys) == len(set(keys))  # each written once
     # The workers' kernels had the same disk bound as local ones (issue 25).
-    disk = [summary_file(course)["sandbox"]["disk"] for course in (local, remote)]
+    disk = [local.summary["sandbox"]["disk"], summary_file(remote)["sandbox"]["disk"]]
     assert disk[0] == disk[1] and disk[1].startswith("tmpfs" if os.geteuid() == 0 else "the host"), disk
     write_ms = workers_file(remote)["write_ms_per_submission"]
     assert write_ms > 0
