@@ -71,7 +71,7 @@ def _canvas(header, rows):
 def _moodle(header, rows):
     col = {name: header.index(name) for name in header}
 
-    def cell(row, name):
+    def cell(row: list[str], name: str) -> str:
         return row[col[name]].strip() if name in col and len(row) > col[name] else ""
 
     rows = [r for r in rows if any(c.strip() for c in r)]

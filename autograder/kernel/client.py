@@ -9,6 +9,8 @@ with a hard timeout, an output-size cap, and death detection (the zygote tells u
 how the process ended: `os._exit(3)`, SIGSEGV, SIGKILL after a memory bomb ...).
 """
 
+from __future__ import annotations
+
 import ast
 import asyncio
 import hashlib
@@ -25,8 +27,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from jupyter_client import BlockingKernelClient
 from nbformat.v4 import output_from_msg
@@ -92,7 +96,9 @@ REAPER = "import shutil, sys; sys.stdin.buffer.read(); shutil.rmtree(sys.argv[1]
 class Zygote:
     """The fork server process (autograder/kernel/zygote.py) and its line protocol."""
 
-    def __init__(self, hide=(), limits=None, sandbox=True, threads=1):
+    def __init__(
+        self, hide: Sequence[str] = (), limits: Limits | None = None, sandbox: bool = True, threads: int = 1
+    ) -> None:
         # `hide` is accepted for old callers and ignored: the kernel's file system is an
         # allow-list (autograder.kernel.sandbox), nothing needs hiding from it.
         self.limits = limits or Limits()
@@ -132,7 +138,7 @@ class Zygote:
         # The kernels' working folders are mounted in the zygote's own mount namespace.
         self.root = f"/proc/{self.proc.pid}/root" if self.sandbox else ""
         self._spawned: queue.Queue[dict] = queue.Queue()
-        self._exits = {}
+        self._exits: dict[int, str] = {}
         self._exit_cond = threading.Condition()
         self._lock = threading.Lock()  # one spawn request and its answer at a time
         self._write_lock = threading.Lock()  # one line at a time on the zygote's stdin
@@ -141,7 +147,7 @@ class Zygote:
         self._reader.start()
 
     @staticmethod
-    def isolation_cwd():
+    def isolation_cwd() -> str:
         return tempfile.gettempdir()  # not the checkout: `python -m` puts its cwd on sys.path
 
     def _read(self):
@@ -154,16 +160,16 @@ class Zygote:
                     self._exits[message["exited"]] = message["status"]
                     self._exit_cond.notify_all()
 
-    def exit_status(self, pid):
+    def exit_status(self, pid: int) -> str | None:
         with self._exit_cond:
             return self._exits.get(pid)
 
-    def wait_exit(self, pid, timeout):
+    def wait_exit(self, pid: int, timeout: float) -> str | None:
         with self._exit_cond:
             self._exit_cond.wait_for(lambda: pid in self._exits, timeout)
             return self._exits.get(pid)
 
-    def host_path(self, path):
+    def host_path(self, path: str) -> str:
         """`path` of a kernel's working folder as the grader reaches it (through the
         zygote's mount namespace when the folder is a tmpfs mounted there)."""
         return self.root + path
@@ -173,7 +179,7 @@ class Zygote:
             self._requests.write((json.dumps(message) + "\n").encode())
             self._requests.flush()
 
-    def spawn(self):
+    def spawn(self) -> Kernel:
         """Fork one sandboxed kernel; return a connected `Kernel`."""
         with self._lock:
             index = self._next_uid
@@ -208,7 +214,7 @@ class Zygote:
             raise ZygoteError(f"the kernel fork server could not start a kernel: {answer.get('error')}")
         return Kernel(self, answer["spawned"], workdir, connection, isolation["uid"], secret, name)
 
-    def release(self, workdir):
+    def release(self, workdir: str) -> None:
         """The kernel's working folder goes: unmounted in the zygote's namespace (its
         tmpfs and every file on it), then the mount point."""
         if self.root:
@@ -218,7 +224,7 @@ class Zygote:
                 pass
         shutil.rmtree(workdir, ignore_errors=True)
 
-    def close(self):
+    def close(self) -> None:
         if self.proc.poll() is None:
             self._requests.close()
             try:
@@ -236,7 +242,7 @@ class Zygote:
         self._reaper.communicate()  # closes its stdin: it removes `self.folder` and ends
 
 
-def connection_info(workdir):
+def connection_info(workdir: str) -> dict[str, Any]:
     """The kernel's connection file: ipc sockets in its working folder, a fresh key."""
     return {
         "transport": "ipc",
@@ -251,18 +257,28 @@ def connection_info(workdir):
 class Kernel:
     """One forked kernel, used for exactly one notebook, then `discard()`ed."""
 
-    def __init__(self, zygote, pid, workdir, connection, uid, secret=b"", name=""):
+    def __init__(
+        self,
+        zygote: Zygote,
+        pid: int,
+        workdir: str,
+        connection: dict[str, Any],
+        uid: int | None,
+        secret: bytes = b"",
+        name: str = "",
+    ) -> None:
         self.zygote, self.pid, self.workdir, self.uid, self.name = zygote, pid, workdir, uid, name
         self.kernel_pid = pid  # signals go here (the sandbox forwards them to the kernel)
         self.secret = secret  # signs the in-kernel guard's answers (harness.answer)
         self.last_guard_error = ""
         self.disk_noted = False
         self.client = BlockingKernelClient()
-        self.client.load_connection_info({**connection, "ip": zygote.host_path(connection["ip"])})
+        info: Any = {**connection, "ip": zygote.host_path(connection["ip"])}  # jupyter_client types it a TypedDict
+        self.client.load_connection_info(info)
         self.client.start_channels()
         self.ready = False
 
-    def wait_ready(self, timeout):
+    def wait_ready(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.exit_status():
@@ -281,24 +297,24 @@ class Kernel:
                     return True
         return False
 
-    def exit_status(self):
+    def exit_status(self) -> str | None:
         return self.zygote.exit_status(self.pid)
 
-    def startup_log(self):
+    def startup_log(self) -> str:
         try:
             with open(self.zygote.host_path(os.path.join(self.workdir, ".kernel.log")), errors="replace") as f:
                 return f.read()[-2000:]
         except OSError:
             return ""
 
-    def add_file(self, src, name):
+    def add_file(self, src: str, name: str) -> None:
         """Copy the submission's file into the kernel's (otherwise empty) folder."""
         dest = self.zygote.host_path(os.path.join(self.workdir, name))
         shutil.copyfile(src, dest)
         if self.uid is not None:
             os.chown(dest, self.uid, self.uid)
 
-    def guard(self, which):
+    def guard(self, which: str) -> list[str] | None:
         """Run harness.before_test()/after_test(); return the names it reports, or None
         when the guard did not answer or its answer is not signed with this kernel's
         secret (the guard was replaced: the grader cannot trust this test)."""
@@ -307,7 +323,7 @@ class Kernel:
             return None
         return [name for name in value.split(";") if name]
 
-    def ask(self, what, argument=""):
+    def ask(self, what: str, argument: str = "") -> Any:
         """One signed question to the in-kernel guard (`harness.answer`); the decoded JSON
         answer, or None if it did not answer or the signature is wrong."""
         nonce = secrets.token_hex(8)
@@ -343,7 +359,7 @@ class Kernel:
                 return reply["content"]
         return None
 
-    def run_cell(self, code, limits, store_history=True):
+    def run_cell(self, code: str, limits: Limits, store_history: bool = True) -> CellRun:
         """Execute one cell: outputs as nbformat dicts, with status and reason.
 
         A cell still running after `limits.timeout` is interrupted (SIGINT, as nbgrader's
@@ -451,7 +467,7 @@ class Kernel:
         run.reason = (run.reason + "; " if run.reason else "") + note
         run.outputs.append({"output_type": "stream", "name": "stderr", "text": f"\n[autograder: {note}]\n"})
 
-    def disk_full(self):
+    def disk_full(self) -> bool:
         """No room left for one more block or one more file on the kernel's tmpfs."""
         if not self.zygote.root:
             return False
@@ -461,12 +477,13 @@ class Kernel:
             return False
         return st.f_bavail == 0 or st.f_favail == 0
 
-    def oom_killed(self):
+    def oom_killed(self) -> bool:
         cgroups = self.zygote.isolation.cgroups
         return bool(cgroups and cgroups.version and cgroups.oom_killed(self.name))
 
-    def memory_limit_reason(self, status):
+    def memory_limit_reason(self, status: str) -> str:
         cgroups = self.zygote.isolation.cgroups
+        assert cgroups is not None, "only called when `oom_killed()` (a memory cgroup) said so"
         return (
             f"went over the memory limit ({self.zygote.limits.memory_bytes // 2**20} MB, cgroup v{cgroups.version}):"
             f" the kernel was stopped by the OOM killer ({status})"
@@ -478,14 +495,14 @@ class Kernel:
             return f" (at the memory limit: {self.zygote.limits.memory_bytes // 2**20} MB, cgroup v{cgroups.version})"
         return ""
 
-    def interrupt(self):
+    def interrupt(self) -> None:
         """SIGINT to the kernel: ipykernel turns it into KeyboardInterrupt in the running cell."""
         try:
             os.kill(self.kernel_pid, signal.SIGINT)
         except (ProcessLookupError, PermissionError):
             pass
 
-    def kill(self):
+    def kill(self) -> None:
         if self.exit_status():
             return
         try:
@@ -495,7 +512,7 @@ class Kernel:
         except PermissionError:
             os.kill(self.pid, signal.SIGKILL)
 
-    def discard(self):
+    def discard(self) -> None:
         self.kill()
         self.client.stop_channels()
         self.zygote.wait_exit(self.pid, 10)
@@ -503,7 +520,7 @@ class Kernel:
         self.zygote.isolation.release(self.name)  # kills anything the kernel left in its cgroup
 
 
-def close_thread_event_loop():
+def close_thread_event_loop() -> None:
     """Close the event loop jupyter_core gave this thread for the blocking kernel client.
 
     Its sync wrappers (`run_sync`) make one loop per thread and never close it: three file
@@ -539,18 +556,19 @@ class OutputCap:
 
     ERROR_ROOM = 2_000
 
-    def __init__(self, limit):
+    def __init__(self, limit: int) -> None:
         self.limit, self.kept, self.dropped = limit, 0, 0
-        self.outputs, self._clear_pending = [], False
-        self.frames = set()  # read before an error is shortened: which student functions it was in
+        self.outputs: list[dict[str, Any]] = []
+        self._clear_pending = False
+        self.frames: set[str] = set()  # read before an error is shortened: which student functions it was in
 
-    def clear(self, wait=False):
+    def clear(self, wait: bool = False) -> None:
         if wait:
             self._clear_pending = True
         else:
             self.outputs, self.kept, self._clear_pending = [], 0, False
 
-    def add(self, output):
+    def add(self, output: dict[str, Any]) -> None:
         if self._clear_pending:
             self.clear()
         size = _output_size(output)
@@ -582,13 +600,13 @@ class OutputCap:
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b")
 
 
-def strip_ansi(text):
+def strip_ansi(text: str) -> str:
     """`text` without terminal escape codes: cutting a coloured traceback would leave halves
     of them ("39m", "melse:") in the student's feedback."""
     return ANSI.sub("", text)
 
 
-def timeout_message(seconds):
+def timeout_message(seconds: float) -> str:
     """What a student reads when a cell ran out of time (the report's reason too)."""
     return (
         f"stopped after {seconds:g} s: an infinite loop? (cell still running after {seconds:g} s: "
@@ -600,7 +618,7 @@ def timeout_message(seconds):
 CELL_FRAME = re.compile(r"^Cell In\[\d+\], line \d+, in ([\w.]+)\(", re.MULTILINE)
 
 
-def cell_frames(traceback):
+def cell_frames(traceback: list[str]) -> set[str]:
     """The student's functions in an (escape-free) IPython traceback: its "Cell In[n],
     line m, in f(...)" frames; a method counts as its class."""
     return {name.split(".")[0] for line in traceback for name in CELL_FRAME.findall(line)}
@@ -641,7 +659,7 @@ def _append(outputs, output):
 class KernelPool:
     """Keeps `size` forked kernels started ahead of need, so grading never waits for one."""
 
-    def __init__(self, zygote, size, limits):
+    def __init__(self, zygote: Zygote, size: int, limits: Limits) -> None:
         self.zygote, self.limits = zygote, limits
         self._ready: queue.Queue[Kernel | Exception] = queue.Queue()
         self._wanted = threading.Semaphore(size)
@@ -662,14 +680,14 @@ class KernelPool:
                 continue
             self._ready.put(kernel)
 
-    def take(self):
+    def take(self) -> Kernel:
         kernel = self._ready.get()
         self._wanted.release()
         if isinstance(kernel, Exception):
             raise kernel
         return kernel
 
-    def close(self):
+    def close(self) -> None:
         self._stop.set()
         self._filler.join(5)
         while True:

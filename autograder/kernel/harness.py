@@ -23,6 +23,7 @@ out of the kernel and compare them in the grader.
 
 import builtins
 import sys
+from typing import Any
 
 PROTECTED_MODULES = (
     "builtins",
@@ -72,7 +73,7 @@ def _is_code(value):
     return callable(value) or isinstance(value, type(sys))
 
 
-def take_snapshot():
+def take_snapshot() -> None:
     """Called once in the zygote, before any student code: remember the originals."""
     names = list(PROTECTED_MODULES) + sorted(m for m in sys.modules if m.startswith("normlab."))
     for name in dict.fromkeys(names):
@@ -102,7 +103,7 @@ def take_snapshot():
                 )
 
 
-def attach_shell(shell, secret=b""):
+def attach_shell(shell: Any, secret: bytes = b"") -> None:  # an IPython InteractiveShell
     """Called in the forked child once the kernel is initialised (before any cell runs):
     remember the kernel's own output streams and IPython hooks, and restore the
     protected names right after EVERY cell (a replaced builtin such as `tuple` would
@@ -259,7 +260,7 @@ def _leave_test_mode():
         _no_subclass_overrides.pop().__exit__(None, None, None)
 
 
-def before_test():
+def before_test() -> str:
     """Restore everything; return a ';'-joined list of what had been replaced
     (including what was put back after earlier cells)."""
     _leave_test_mode()
@@ -269,7 +270,7 @@ def before_test():
     return ";".join(dict.fromkeys(restored))
 
 
-def after_test():
+def after_test() -> str:
     """Names replaced while the test cell ran (the test's verdict can't be trusted):
     before_test() emptied the list, so what the post-cell hook put back since then
     was replaced by the test cell itself (i.e. by student code the test called)."""
@@ -295,7 +296,7 @@ def _forget_test_source():
         linecache._ipython_cache.clear()  # type: ignore[attr-defined]
 
 
-def plain(value):
+def plain(value: object) -> dict:
     """`value` as plain JSON data for the grader's own check (autograder.verdict).
 
     A `str` subclass can lie in `__eq__`, `upper` or `strip`; `str.__str__` gives the
@@ -336,7 +337,7 @@ def _make_entry(secret):
     dumps, new, sha256 = json.dumps, hmac.new, hashlib.sha256
     table: dict = {"before_test": before_test, "after_test": after_test, "plain": plain}
 
-    def answer(nonce, what, *args):
+    def answer(nonce: str, what: str, *args: object) -> str:
         if what == "after_test":
             _forget_test_source()
         payload = dumps(table[what](*args))
