@@ -135,7 +135,7 @@ def test_resubmission_regrades_only_that_one(both_ways, redis_broker, module_env
         assert json.load(f)[notebook]["score"] == json.load(g)[notebook]["score"] > 0
 
 
-SLOW = "import time\ntime.sleep(4)\n"
+SLOW = "import time\ntime.sleep(3)\n"
 SNOOP = """import os, glob
 seen = repr(dict(os.environ))
 for path in glob.glob('/proc/*/cmdline') + glob.glob('/proc/*/environ'):
@@ -148,8 +148,9 @@ print(seen)
 
 
 def test_killed_worker_loses_nothing(fresh_course, redis_broker, start_worker):
-    """8 submissions taking 4+ s each on two workers; w-doomed is SIGKILLed while it grades
-    one: every submission is still graded once, with the score it deserves (its task went
+    """8 submissions taking 3+ s each on two workers; w-doomed is SIGKILLed while it grades
+    one (with a task time limit of 12 s its task goes to another worker 12 +
+    VISIBILITY_MARGIN s after it was taken: the floor of this test's time): every submission is still graded once, with the score it deserves (its task went
     to the other worker after the visibility timeout), and a kernel that reads every
     /proc entry and its environment finds no broker password; nothing the killed worker
     started (its zygote, its sandboxed kernels) is left running."""
@@ -158,7 +159,7 @@ def test_killed_worker_loses_nothing(fresh_course, redis_broker, start_worker):
     for i in range(8):
         klass.submit(f"s{i}", "layernorm", klass.notebook("layernorm", {"layer_norm": SLOW + correct}))
     klass.submit("snoop", "layernorm", klass.notebook("layernorm", {"layer_norm": SNOOP + correct}))
-    doomed = start_worker("w-steady@test", "w-doomed@test", args=("--concurrency", "1", "--task-time-limit", "20"))[
+    doomed = start_worker("w-steady@test", "w-doomed@test", args=("--concurrency", "1", "--task-time-limit", "12"))[
         "w-doomed@test"
     ]
     from autograder.distributed import make_app, workers_online

@@ -791,6 +791,7 @@ def test_no_network(graded):
     assert "CONNECTED" not in text
     assert "OSError" in text or "gaierror" in text
     assert listener.connections == 0
+    expect(graded, "h_network", 3.0)  # its answer is right: the failed connections cost nothing
 
 
 def _encodings(text):
