@@ -217,3 +217,52 @@ def test_late_penalty_is_nbgraders_for_the_configured_policy(fresh_course):
         gradebook.late_penalty(gb, fresh_course, job)
         assert gradebook.recorded_scores(gb, job)["late_penalty"] == 0.0
     assert os.path.exists(fresh_course.autograded_notebook("ann", ASSIGNMENT, "layernorm"))
+
+
+# ----------------------------------------------------------------------------- retries
+class NeverStarts:
+    """A kernel that never becomes ready (the grader's failure, not the student's)."""
+
+    ready = False
+
+    def __init__(self):
+        self.files, self.discarded = [], False
+
+    def add_file(self, src, name):
+        self.files.append(name)
+
+    def wait_ready(self, timeout):
+        return False
+
+    def startup_log(self):
+        return "no kernel today"
+
+    def discard(self):
+        self.discarded = True
+
+
+class Kernels:
+    """An `execute.KernelSource` of `NeverStarts` kernels, remembering each one handed out."""
+
+    def __init__(self):
+        self.taken = []
+
+    def take(self):
+        self.taken.append(NeverStarts())
+        return self.taken[-1]
+
+
+def test_a_grader_failure_is_retried_in_a_new_kernel_and_never_cached(tmp_path, source):
+    from autograder import report
+    from autograder.execute import INFRA_RETRIES, grade_in_fresh_kernel
+
+    path = tmp_path / "layernorm.ipynb"
+    nbformat.write(released(source), path)
+    job = Job("ann", ASSIGNMENT, "layernorm", str(path), "d1")
+    kernels = Kernels()
+    result = grade_in_fresh_kernel(kernels, job, AssignmentNotebooks(source, released(source)), Limits())
+    assert (result.status, result.infra) == (Status.FAILED, True)
+    assert "kernel did not start: no kernel today" in result.reason
+    assert len(kernels.taken) == INFRA_RETRIES + 1 and all(k.discarded for k in kernels.taken)
+    assert result.notes[0].startswith("attempt 1: kernel did not start") and "retried" in result.notes[0]
+    assert report.entry(result, {})["digest"] is None  # not cached: the next run grades it again
