@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from _pytest.nodeid import NodeId  # pytest 9's node id (see pytest_collection_modifyitems)
 from autograder_helpers import (
     ASSIGNMENTS,
     EXERCISES,
@@ -27,6 +28,35 @@ from autograder_helpers import (
 )
 
 from autograder.course import Course
+
+# Which xdist worker runs what (`make test` runs -n 2 --dist loadgroup).  The end-to-end
+# class is graded once per session (`exercise_class`) for the two files that use it; the
+# rest of this folder is the other group.  A session fixture exists once per worker, so a
+# group must keep the tests that share one together.
+CLASS_FILES = {"test_end_to_end.py", "test_distributed.py"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Group this folder's tests so that --dist loadgroup keeps each group on one worker.
+
+    pytest-xdist 3.8 groups by a "@<group>" suffix it writes to `item._nodeid`, but pytest 9
+    reads a node's id from `item._id` (_pytest/nodes.py: `nodeid` returns `str(self._id)`),
+    so the suffix is lost and every xdist_group mark is ignored: the baseline ran this
+    folder's tests on both workers, each worker building every module fixture (its basetemp
+    holds e2e0, hostile0, memory0, admin0... under popen-gw0 AND popen-gw1, and the
+    end-to-end and distributed classes took four ~185 s setups).  So the suffix is put
+    where pytest 9 reads it, for this folder's tests, before xdist's own hook runs."""
+    here = Path(__file__).parent
+    for item in items:
+        path = Path(str(item.fspath))
+        if here not in path.parents:
+            continue
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group("autograder-class" if path.name in CLASS_FILES else "autograder"))
+        if config.getvalue("loadgroup") and "@" not in item.nodeid:
+            group = item.get_closest_marker("xdist_group").args[0]
+            item._id = NodeId.parse(f"{item.nodeid}@{group}")
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +191,7 @@ def postgres(tmp_path_factory):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def redis_broker():
     """A real Redis server (Debian's `redis-server`, installed by `make redis`): loopback, a
     free port, a temp folder, no persistence (`save ""`), a password kept in its config file
@@ -197,7 +227,7 @@ def redis_broker():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def start_worker(redis_broker):
     """Starts `python -m autograder worker` subprocesses (the broker URL in their environment,
     not their command line); waits until each answers; kills every one (and with it its fork

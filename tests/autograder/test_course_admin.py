@@ -57,7 +57,7 @@ def read_csv(path):
         return list(csv.reader(f))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sqlite_course(released_course, tmp_path_factory):
     course = copy_course(released_course, tmp_path_factory.mktemp("admin") / "course")
     small_class(course)

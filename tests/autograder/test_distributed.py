@@ -65,14 +65,14 @@ def grade_via_broker(course_root, db_url, broker, monkeypatch_env, *extra):
     monkeypatch_env.delenv("AUTOGRADER_BROKER_URL")
 
 
-@pytest.fixture(scope="module")
-def module_env():
+@pytest.fixture(scope="session")
+def session_env():
     with pytest.MonkeyPatch.context() as mp:
         yield mp
 
 
-@pytest.fixture(scope="module")
-def both_ways(exercise_class, tmp_path_factory, redis_broker, postgres, start_worker, module_env):
+@pytest.fixture(scope="session")
+def both_ways(exercise_class, tmp_path_factory, redis_broker, postgres, start_worker, session_env):
     """The end-to-end class graded through workers w1, w2 (1 kernel each) into PostgreSQL and
     exported, beside the same class graded locally (sqlite, --jobs 2: the session's
     conftest.exercise_class, graded once for this file and test_end_to_end.py)."""
@@ -84,7 +84,7 @@ def both_ways(exercise_class, tmp_path_factory, redis_broker, postgres, start_wo
     db_url = psycopg_url(postgres("distributed"))
     run(remote, "--db-url", db_url, "release")  # the assignments into the new gradebook
     start_worker("w1@test", "w2@test", args=("--concurrency", "1"))
-    grade_via_broker(remote, db_url, redis_broker, module_env)
+    grade_via_broker(remote, db_url, redis_broker, session_env)
     assert cli(["--course", str(remote), "--exercises", EXERCISES, "--db-url", db_url, "export"]) == 0
     return exercise_class, remote, db_url
 
@@ -109,10 +109,10 @@ def test_two_workers_give_the_same_csv_as_local_grading(both_ways, redis_broker)
 
 
 @pytest.mark.skipif(len(ASSIGNMENTS) < 3, reason="needs 3+ assignments in exercises/")
-def test_resubmission_regrades_only_that_one(both_ways, redis_broker, module_env, capsys):
+def test_resubmission_regrades_only_that_one(both_ways, redis_broker, session_env, capsys):
     _, remote, db_url = both_ways
     capsys.readouterr()
-    grade_via_broker(remote, db_url, redis_broker, module_env)
+    grade_via_broker(remote, db_url, redis_broker, session_env)
     assert "0 to grade" in capsys.readouterr().out
     course = Course(root=str(remote), exercises=EXERCISES, db_url=db_url)
     assignment = course.released()[0]
@@ -124,7 +124,7 @@ def test_resubmission_regrades_only_that_one(both_ways, redis_broker, module_env
         ),
         course.submitted_notebook("s03_unanswered", assignment, notebook),
     )
-    grade_via_broker(remote, db_url, redis_broker, module_env)
+    grade_via_broker(remote, db_url, redis_broker, session_env)
     out = capsys.readouterr().out
     assert "1 to grade" in out and "graded 1," in out
     assert sum(map(len, workers_file(remote)["workers"].values())) == 1

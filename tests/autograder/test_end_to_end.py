@@ -41,7 +41,7 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded_twice(exercise_class):
     """The session's end-to-end class (conftest.exercise_class): graded with --jobs 2 and --jobs 1."""
     if exercise_class is None:

@@ -192,7 +192,7 @@ def edit_setup(nb):
     cell_by_id(nb, "layer_norm_setup").source = "import torch\nx = torch.zeros(2, 5, 8)"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded(released_course, tmp_path_factory):
     course = copy_course(released_course, tmp_path_factory.mktemp("hostile") / "course")
     klass = Class(course)
@@ -576,7 +576,7 @@ print(f'created {files + 1} files')
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def memory_graded(released_course, tmp_path_factory):
     """Memory and disk bombs in a run of their own, beside an honest classmate: the cell
     timeout (120 s) is far above the time any machine needs to fill the memory limit

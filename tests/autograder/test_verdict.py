@@ -41,7 +41,7 @@ def answered(source, release_nb, override):
     return fill(release_nb, answers)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded(tmp_path_factory):
     if not os.path.exists(os.path.join(EXERCISES, ASSIGNMENT, f"{ASSIGNMENT}.ipynb")):
         pytest.skip("needs exercises/design_review")
