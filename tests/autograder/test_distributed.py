@@ -149,7 +149,7 @@ print(seen)
 
 def test_killed_worker_loses_nothing(fresh_course, redis_broker, start_worker):
     """8 submissions taking 3+ s each on two workers; w-doomed is SIGKILLed while it grades
-    one (with a task time limit of 12 s its task goes to another worker 12 +
+    one (with a task time limit of 15 s its task goes to another worker 15 +
     VISIBILITY_MARGIN s after it was taken: the floor of this test's time): every submission is still graded once, with the score it deserves (its task went
     to the other worker after the visibility timeout), and a kernel that reads every
     /proc entry and its environment finds no broker password; nothing the killed worker
@@ -159,7 +159,7 @@ def test_killed_worker_loses_nothing(fresh_course, redis_broker, start_worker):
     for i in range(8):
         klass.submit(f"s{i}", "layernorm", klass.notebook("layernorm", {"layer_norm": SLOW + correct}))
     klass.submit("snoop", "layernorm", klass.notebook("layernorm", {"layer_norm": SNOOP + correct}))
-    doomed = start_worker("w-steady@test", "w-doomed@test", args=("--concurrency", "1", "--task-time-limit", "12"))[
+    doomed = start_worker("w-steady@test", "w-doomed@test", args=("--concurrency", "1", "--task-time-limit", "15"))[
         "w-doomed@test"
     ]
     from autograder.distributed import make_app, workers_online
