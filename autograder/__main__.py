@@ -21,6 +21,8 @@ with a password belongs in the environment variable AUTOGRADER_DB_URL or a file
 (--db-url-file), not on the command line, where every local user can read it.
 """
 
+from __future__ import annotations
+
 import argparse
 import sys
 from urllib.parse import urlsplit
@@ -28,10 +30,10 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import SQLAlchemyError
 
 from .course import DB_URL_ENV, DEFAULT_COURSE, DEFAULT_EXERCISES, Course, release
-from .kernels import Limits
+from .kernel.client import Limits
 
 
-def ensure_released(course, assignments):
+def ensure_released(course: Course, assignments: list[str]) -> list[str]:
     """Assignments named (or all exercises) that are not released yet get released now."""
     wanted = assignments or course.released() or course.available_exercises()
     missing = [a for a in wanted if a not in course.released()]
@@ -40,7 +42,7 @@ def ensure_released(course, assignments):
     return wanted
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
         description=__doc__.split("\n")[0],

@@ -19,6 +19,14 @@ The submission time is the zip entry's time (or the file's, for a folder), overr
 Canvas's LATE_ flag; every run is appended to course/autograder/collect_log.jsonl.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .course import Course
+
 import datetime
 import json
 import os
@@ -67,7 +75,7 @@ def _file_key(text):
     return re.sub(r"[\s_-]+", "", text).lower()
 
 
-def parse_canvas_name(stem):
+def parse_canvas_name(stem: str) -> dict[str, Any] | None:
     """{"student" (the Canvas user id), "name", "file", "late", "submission", "lms"} for a
     Canvas download name, else None."""
     match = CANVAS_NAME.match(stem)
@@ -86,7 +94,7 @@ def parse_canvas_name(stem):
     }
 
 
-def parse_moodle_name(stem):
+def parse_moodle_name(stem: str) -> dict[str, Any] | None:
     """{"student" (Moodle's participant id), "name", "file", "lms"} for a Moodle download
     name (the folder layout joined as "<folder><file>"), else None."""
     match = MOODLE_NAME.match(stem)
@@ -101,12 +109,12 @@ def parse_moodle_name(stem):
     }
 
 
-def parse_lms_name(stem):
+def parse_lms_name(stem: str) -> dict[str, Any] | None:
     """A Moodle or Canvas download name (Moodle's is more specific: tried first), else None."""
     return parse_moodle_name(stem) or parse_canvas_name(stem)
 
 
-def match_lms_name(filename, table, assignment=None):
+def match_lms_name(filename: str, table: dict, assignment: str | None = None) -> tuple[str, str, str, dict] | None:
     """(student, assignment, notebook, extra) for `<student>_<key>.ipynb`, a Canvas or a
     Moodle name (for Moodle's folder layout: "<folder name><file name>"), else None."""
     if not filename.endswith(".ipynb"):
@@ -159,7 +167,13 @@ def _safe_extract(zip_path, dest):
             os.utime(target, (when, when))
 
 
-def collect(course, path, assignment=None, log=print, take_late=False):
+def collect(
+    course: Course,
+    path: str,
+    assignment: str | None = None,
+    log: Callable[[str], object] = print,
+    take_late: bool = False,
+) -> dict[str, Any]:
     """Copy every recognised submission into submitted/; return a report dict."""
     path = os.path.abspath(path)
     if not os.path.exists(path):
@@ -255,7 +269,7 @@ def _lms_filename(file):
     return folder + name if folder.endswith("_assignsubmission_file_") else name
 
 
-def unmatched_reason(filename, table):
+def unmatched_reason(filename: str, table: dict) -> str:
     """Why `filename` matched no released notebook: the part that did not match, and the
     likely fix (a Jupyter "-Copy1" or browser " (1)" suffix, an invalid student part)."""
     notebooks = sorted({f"{notebook} (assignment {assignment})" for assignment, notebook in table.values()})
@@ -295,7 +309,7 @@ def _keep_unmatched(course, file, rel, table, reason=""):
     return {"file": rel, "kept_as": kept, "reason": reason or unmatched_reason(_lms_filename(file), table)}
 
 
-def submission_time(file, extra, due, now=None):
+def submission_time(file: Any, extra: dict, due: Any, now: Any = None) -> tuple[Any, str]:
     """(time, note) of a submission: where the LMS says whether it was late (Canvas's
     "LATE_"), that wins over the file's time, which may be the time of a copy or an unzip;
     a zip entry without a time (1980-01-01) counts as unknown."""
@@ -349,7 +363,7 @@ def _roster_student(roster, target):
     )
 
 
-def lms_names_path(course, student, assignment):
+def lms_names_path(course: Course, student: str, assignment: str) -> str:
     """submitted/<student>/<assignment>/lms_names.json: per notebook, the LMS and the name
     prefix of its download (`feedback --lms` names each page so the LMS finds its student)."""
     return os.path.join(os.path.dirname(course.submitted_notebook(student, assignment, "x")), "lms_names.json")
@@ -370,8 +384,10 @@ def _collect_tree(course, root, assignment, take_late=False):
     table = _name_table(course)
     roster = load_roster(course)
     released = set(course.released())
-    report = {"collected": [], "unmatched": [], "students": [], "kept_earlier": []}
-    candidates, names, dues = {}, {}, {}
+    report: dict[str, list] = {"collected": [], "unmatched": [], "students": [], "kept_earlier": []}
+    candidates: dict = {}
+    names: dict = {}
+    dues: dict = {}
     for file in _walk(root):
         rel = os.path.relpath(file, root)
         parts = rel.split(os.sep)

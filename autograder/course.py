@@ -12,10 +12,14 @@ course/
   autograder/             our reports, the content-hash state, exports
 """
 
+from __future__ import annotations
+
+import datetime
 import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,7 +39,7 @@ if _VENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
 DB_URL_ENV = "AUTOGRADER_DB_URL"  # a gradebook URL with a password: here, never on a command line
 
 
-def normalise_db_url(url):
+def normalise_db_url(url: str) -> str:
     """`postgresql://` (SQLAlchemy's default driver is psycopg2, not installed) -> psycopg 3."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
@@ -43,7 +47,7 @@ def normalise_db_url(url):
     return url
 
 
-def redact(url):
+def redact(url: str) -> str:
     """The URL without its password (for config files, logs and the content hash)."""
     parts = urlsplit(url)
     if parts.password is None:
@@ -99,19 +103,19 @@ class Course:
                 f.write(text)
 
     @property
-    def db_label(self):
+    def db_label(self) -> str:
         return redact(self.db_url)
 
-    def path(self, *parts):
+    def path(self, *parts: str) -> str:
         return os.path.join(self.root, *parts)
 
     @property
-    def state_dir(self):
+    def state_dir(self) -> str:
         folder = self.path("autograder")
         os.makedirs(folder, exist_ok=True)
         return folder
 
-    def nbgrader_config(self):
+    def nbgrader_config(self) -> Config:
         """The course's nbgrader_config.py (late-penalty plugin, ...) plus our paths."""
         from traitlets.config.loader import PyFileConfigLoader
 
@@ -124,7 +128,7 @@ class Course:
         config.Exchange.root = self.path("exchange")
         return config
 
-    def available_exercises(self):
+    def available_exercises(self) -> list[str]:
         if not os.path.isdir(self.exercises):
             return []
         folders = [os.path.join(self.exercises, name) for name in os.listdir(self.exercises)]
@@ -134,7 +138,7 @@ class Course:
             if os.path.isdir(f) and any(n.endswith(".ipynb") for n in os.listdir(f))
         )
 
-    def check_assignments(self, names, what="assignment"):
+    def check_assignments(self, names: list[str], what: str = "assignment") -> list[str]:
         """Unknown names stop with the list of known ones (not a traceback)."""
         known = self.released() or self.available_exercises()
         unknown = [n for n in names if n not in known]
@@ -142,29 +146,29 @@ class Course:
             raise SystemExit(f"no such {what}: {', '.join(unknown)}; known: {', '.join(known) or '(none)'}")
         return names
 
-    def released(self):
+    def released(self) -> list[str]:
         folder = self.path("release")
         return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
 
-    def notebooks(self, assignment):
+    def notebooks(self, assignment: str) -> list[str]:
         """Notebook names (without .ipynb) of a released assignment, from its source."""
         folder = self.path("source", assignment)
         return sorted(f[:-6] for f in os.listdir(folder) if f.endswith(".ipynb"))
 
-    def source_notebook(self, assignment, notebook):
+    def source_notebook(self, assignment: str, notebook: str) -> str:
         return self.path("source", assignment, notebook + ".ipynb")
 
-    def release_notebook(self, assignment, notebook):
+    def release_notebook(self, assignment: str, notebook: str) -> str:
         return self.path("release", assignment, notebook + ".ipynb")
 
-    def submitted_notebook(self, student, assignment, notebook):
+    def submitted_notebook(self, student: str, assignment: str, notebook: str) -> str:
         return self.path("submitted", student, assignment, notebook + ".ipynb")
 
-    def timestamp_file(self, student, assignment):
+    def timestamp_file(self, student: str, assignment: str) -> str:
         """nbgrader's `timestamp.txt` beside the submitted notebooks (written by `collect`)."""
         return self.path("submitted", student, assignment, "timestamp.txt")
 
-    def submission_time(self, student, assignment):
+    def submission_time(self, student: str, assignment: str) -> datetime.datetime | None:
         from nbgrader.utils import parse_utc
 
         path = self.timestamp_file(student, assignment)
@@ -173,7 +177,7 @@ class Course:
         with open(path) as f:
             return parse_utc(f.read().strip())
 
-    def set_due_date(self, assignment, when):
+    def set_due_date(self, assignment: str, when: str) -> None:
         """Due date of an assignment in nbgrader's gradebook (an ISO date-time, UTC if no zone)."""
         from nbgrader.api import Gradebook
         from nbgrader.utils import parse_utc
@@ -181,7 +185,7 @@ class Course:
         with Gradebook(self.db_url, COURSE_ID) as gb:
             gb.update_or_create_assignment(assignment, duedate=parse_utc(when))
 
-    def due_dates(self):
+    def due_dates(self) -> dict[str, datetime.datetime | None]:
         """assignment -> its due date in the gradebook (None when it has none)."""
         from nbgrader.api import Gradebook, MissingEntry
 
@@ -197,7 +201,7 @@ class Course:
     def _extensions_file(self):
         return os.path.join(self.state_dir, "extensions.json")
 
-    def extensions(self):
+    def extensions(self) -> dict[str, dict[str, float]]:
         """{assignment: {student: hours}}: extensions given with `extend` (they apply when the
         submission is graded or its late penalty re-scored, as nbgrader's own extension)."""
         if not os.path.exists(self._extensions_file()):
@@ -205,7 +209,7 @@ class Course:
         with open(self._extensions_file()) as f:
             return json.load(f)
 
-    def set_extension(self, student, assignment, hours):
+    def set_extension(self, student: str, assignment: str, hours: float) -> None:
         """`hours` more for `student` on `assignment` (0 removes the extension)."""
         extensions = self.extensions()
         per_student = extensions.setdefault(assignment, {})
@@ -216,10 +220,10 @@ class Course:
         with open(self._extensions_file(), "w") as f:
             json.dump(extensions, f, indent=1, sort_keys=True)
 
-    def autograded_notebook(self, student, assignment, notebook):
+    def autograded_notebook(self, student: str, assignment: str, notebook: str) -> str:
         return self.path("autograded", student, assignment, notebook + ".ipynb")
 
-    def students(self, assignment=None):
+    def students(self, assignment: str | None = None) -> list[str]:
         """Everyone with a submitted/<student>/ folder; with `assignment`, only those who
         submitted something for it.  A student who did not submit an assignment is "not
         submitted" for it (no job, no zero, no feedback page), never "failed"."""
@@ -233,7 +237,7 @@ class Course:
         )
 
 
-def release(course, assignments=None, log=print):
+def release(course: Course, assignments: list[str] | None = None, log: Callable[[str], object] = print) -> list[str]:
     """Copy exercises/<a>/ to source/<a>/ and run nbgrader's generate_assignment on it."""
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory

@@ -23,14 +23,21 @@ canvas and moodle refuse while hand grading is pending (--allow-pending writes t
 autograded part anyway, with a warning); csv and long warn.
 """
 
+from __future__ import annotations
+
 import csv
 import json
 import math
 import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from nbgrader.api import Gradebook
 
 from .roster import load_roster
+
+if TYPE_CHECKING:
+    from .course import Course
 
 FORMATS = ("csv", "canvas", "moodle", "long")
 MISSING = ("blank", "zero")
@@ -70,7 +77,7 @@ def _fmt(x):
     return f"{x:g}"
 
 
-def late_by(seconds):
+def late_by(seconds: float) -> str:
     """'late by 3 h' (hours, one decimal below 10 h) for a late submission, else ''."""
     if not seconds:
         return ""
@@ -78,7 +85,7 @@ def late_by(seconds):
     return f"late by {hours:.1f} h" if hours < 10 else f"late by {hours:.0f} h"
 
 
-def student_names(course, roster=None):
+def student_names(course: Course, roster: dict | None = None) -> dict[str, str]:
     """id -> display name: the roster's, else what `collect` read from the LMS file names."""
     names = {}
     path = os.path.join(course.state_dir, "students.json")
@@ -90,7 +97,7 @@ def student_names(course, roster=None):
     return names
 
 
-def lateness_status(course) -> list[str]:
+def lateness_status(course: Course) -> list[str]:
     """Lines for `status`: each assignment's due date, its extensions, and the submissions
     that are late (as of the last `grade`) with their penalty."""
     lines = []
@@ -138,7 +145,15 @@ def _not_submitted_row(assignment, student, names, maximum, missing):
     }
 
 
-def export(course, assignments, out=None, fmt="csv", log=print, missing="blank", allow_pending=False):
+def export(
+    course: Course,
+    assignments: list[str],
+    out: str | None = None,
+    fmt: str = "csv",
+    log: Callable[[str], object] = print,
+    missing: str = "blank",
+    allow_pending: bool = False,
+) -> str:
     if fmt not in FORMATS:
         raise SystemExit(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if missing not in MISSING:
@@ -148,9 +163,14 @@ def export(course, assignments, out=None, fmt="csv", log=print, missing="blank",
     roster = load_roster(course)
     names = student_names(course, roster)
     everyone = set(course.students()) | set((roster or {}).get("students", {}))
-    grade_rows, question_rows, long_rows, totals, maxima = [], [], [], {}, {}
-    per_student = {}
-    over, pending = [], []
+    grade_rows: list[dict] = []
+    question_rows: list[dict] = []
+    long_rows: list[dict] = []
+    totals: dict = {}
+    maxima: dict = {}
+    per_student: dict = {}
+    over: list = []
+    pending: list = []
     with Gradebook(course.db_url, "normlab") as gb:
         for assignment in assignments:
             notebooks = course.notebooks(assignment)
@@ -357,7 +377,7 @@ def _write_csv(path, columns, rows):
         writer.writerows(rows)
 
 
-def whole_point_bins(top, most=40):
+def whole_point_bins(top: float, most: int = 40) -> list[float]:
     """Bin edges centred on whole points (-0.5, 0.5, ...): a score of 7 is counted at 7,
     never split between bins; wider whole-point bins above `most` points."""
     width = max(1, math.ceil((math.ceil(top) + 1) / most))

@@ -20,6 +20,16 @@ cell's printed lines (partial credit: what was missed) are kept; every summary n
 question.  Escape codes (colours) are removed from tracebacks.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from nbformat import NotebookNode
+
+if TYPE_CHECKING:
+    from .course import Course
+
 import ast
 import base64
 import binascii
@@ -38,7 +48,7 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 from traitlets import Unicode
 
-from .kernels import strip_ansi
+from .kernel.client import strip_ansi
 from .notebooks import has_hidden_tests, split_hidden_tests, strip_hidden_tests
 
 REMOVED = "[hidden test text removed]"
@@ -65,11 +75,11 @@ def _fragments(hidden_lines, given="", explanations=()):
     )
 
 
-def explanations_for_students(hidden_sources):
+def explanations_for_students(hidden_sources: Iterable[str]) -> list[str]:
     """The explanations a hidden test holds for students: the string values of the `why=`
     and `mistakes=` mappings it hands to normlab's checks (expect_choice, expect_order,
     selection_credit).  Hidden code that does not parse on its own has none."""
-    found = set()
+    found: set = set()
     for source in hidden_sources:
         try:
             tree = ast.parse(textwrap.dedent(source))
@@ -88,7 +98,7 @@ def explanations_for_students(hidden_sources):
     return sorted(found, key=len, reverse=True)
 
 
-def given_text(release_notebook):
+def given_text(release_notebook: str) -> str:
     """What students were given, hence not secret: the released notebook's cells and the
     normlab library's source (their checks' messages)."""
     parts = []
@@ -105,7 +115,7 @@ def given_text(release_notebook):
     return "\n".join(parts)
 
 
-def decodings(text):
+def decodings(text: str) -> list[str]:
     """`text` as it reads once decoded the ways a student could smuggle hidden tests out:
     as is, rot13, reversed, base64 runs (standard and url-safe) and hex runs."""
     found = [text, codecs.decode(text, "rot13"), text[::-1]]
@@ -142,7 +152,7 @@ class StripHiddenTests(NbGraderPreprocessor):
             return ""
         return os.path.join(self.release_dir, info["assignment"], info["notebook"] + ".ipynb")
 
-    def preprocess(self, nb, resources):
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         blocks = [split_hidden_tests(cell.source)[1] for cell in nb.cells if has_hidden_tests(cell.source)]
         explanations = explanations_for_students("\n".join(block) for block in blocks)
         lines = [line.strip() for block in blocks for line in block if len(line.strip()) >= 6]
@@ -191,7 +201,7 @@ class MarkPendingHandGrades(NbGraderPreprocessor):
     """After nbgrader's GetGrades: an answer that waits for a hand grade says so (its 0 is
     not a grade yet), and so does the top of the page, with the points still to come."""
 
-    def preprocess(self, nb, resources):
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         from nbgrader.api import Gradebook
 
         info = resources["nbgrader"]
@@ -219,7 +229,7 @@ def _note(text):
 WRAP_CSS = "<style>pre, .output_text pre { white-space: pre-wrap; overflow-wrap: anywhere; }</style>"
 
 
-def wrap_long_lines(page):
+def wrap_long_lines(page: str) -> None:
     """Long messages wrap instead of scrolling sideways (nbconvert's CSS keeps `pre` lines)."""
     with open(page, encoding="utf-8") as f:
         text = f.read()
@@ -232,7 +242,9 @@ def _stdout(text):
     return nbformat.v4.new_output("stream", name="stdout", text=text)
 
 
-def feedback(course, assignments, log=print, lms=None):
+def feedback(
+    course: Course, assignments: list[str], log: Callable[[str], object] = print, lms: str | None = None
+) -> None:
     from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: F401  (nbgrader default order)
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
@@ -289,7 +301,7 @@ LMS_UPLOADS = {
 }
 
 
-def lms_feedback_zip(course, assignment, lms, log=print):
+def lms_feedback_zip(course: Course, assignment: str, lms: str, log: Callable[[str], object] = print) -> str:
     """course/feedback/<assignment>-<lms>-feedback.zip: every feedback page of `assignment`
     named with its submission's download prefix (Canvas "<name>_<user id>_<submission id>_",
     Moodle "<Full Name>_<participant id>_assignsubmission_file_"), which is what the LMS's

@@ -7,13 +7,17 @@ it, the course uses the new gradebook with `--db-url URL` (or AUTOGRADER_DB_URL)
 nbgrader_config.py is rewritten to point there.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+
 from nbgrader.api import Base, Gradebook
 from sqlalchemy import func, select
 
 from .course import COURSE_ID, Course, normalise_db_url, redact
 
 
-def migrate(course, target_url, log=print):
+def migrate(course: Course, target_url: str, log: Callable[[str], object] = print) -> dict[str, int]:
     target = normalise_db_url(target_url)
     if target == course.db_url:
         raise SystemExit("migrate --to names the gradebook already in use")

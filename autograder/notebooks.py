@@ -16,11 +16,14 @@ OverwriteCells), so
 Every repair is written down in `notes`, which end up in the report.
 """
 
+from __future__ import annotations
+
 import copy
 import hashlib
 import json
 
 import nbformat
+from nbformat import NotebookNode
 from nbgrader import utils as nbgrader_utils
 
 MAX_NOTEBOOK_BYTES = 20 * 1024**2
@@ -30,12 +33,12 @@ class BadSubmission(Exception):
     """The file cannot be graded at all; the message says why (goes to the report)."""
 
 
-def file_digest(path):
+def file_digest(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def read_submission(path):
+def read_submission(path: str) -> NotebookNode:
     """Parse a submitted .ipynb or raise BadSubmission with a reason a student understands."""
     try:
         with open(path, "rb") as f:
@@ -67,22 +70,24 @@ def read_submission(path):
     return nb
 
 
-def grade_id(cell):
+def grade_id(cell: NotebookNode) -> str | None:
     nbgrader = cell.get("metadata", {}).get("nbgrader", {})
     return nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
 
 
-def is_answer(cell):
+def is_answer(cell: NotebookNode) -> bool:
     """A cell the student writes (nbgrader's solution cell)."""
     return bool(nbgrader_utils.is_solution(cell))
 
 
-def is_test(cell):
+def is_test(cell: NotebookNode) -> bool:
     """An autograded test: a grade cell that is code and not itself an answer."""
     return cell.cell_type == "code" and bool(nbgrader_utils.is_grade(cell)) and not nbgrader_utils.is_solution(cell)
 
 
-def build_graded_notebook(source_nb, release_nb, student_nb):
+def build_graded_notebook(
+    source_nb: NotebookNode, release_nb: NotebookNode, student_nb: NotebookNode
+) -> tuple[NotebookNode, list[str]]:
     """Return (notebook to execute, notes). Metadata (points, checksums) comes from the
     release; test/locked text from the source; answers from the student."""
     notes = []
@@ -98,7 +103,7 @@ def build_graded_notebook(source_nb, release_nb, student_nb):
     # were deleted).  Copies after the tests are never run: there they could redefine
     # the answer behind the tests' back.
     following_test = _following_locked(source_nb)
-    student_positions = {}
+    student_positions: dict[str | None, list[int]] = {}
     for position, cell in enumerate(student_nb.cells):
         student_positions.setdefault(grade_id(cell), []).append(position)
     chosen = {}
@@ -115,7 +120,9 @@ def build_graded_notebook(source_nb, release_nb, student_nb):
                 f"{len(positions)}, the last one before its test"
             )
 
-    student_by_id, extras_after, anchor = {}, {}, None
+    student_by_id: dict = {}
+    extras_after: dict = {}
+    anchor = None
     for position, cell in enumerate(student_nb.cells):
         gid = grade_id(cell)
         if gid in source_ids and chosen.get(gid) == position:
@@ -177,7 +184,8 @@ def build_graded_notebook(source_nb, release_nb, student_nb):
 
 def _following_locked(source_nb):
     """answer grade id -> grade ids of the test/locked cells after it, up to the next answer."""
-    following, current = {}, None
+    following: dict[str, list[str]] = {}
+    current = None
     for cell in source_nb.cells:
         gid = grade_id(cell)
         if gid is None:
@@ -190,7 +198,7 @@ def _following_locked(source_nb):
     return following
 
 
-def split_hidden_tests(source):
+def split_hidden_tests(source: str) -> tuple[str, list[str]]:
     """(source without its `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` blocks, markers
     included; the hidden lines).  The one parser of the markers: grading, feedback and the
     leak scrubber read them through it."""
@@ -208,10 +216,10 @@ def split_hidden_tests(source):
     return "".join(kept).rstrip("\n"), hidden_lines
 
 
-def strip_hidden_tests(source):
+def strip_hidden_tests(source: str) -> str:
     """Remove `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` blocks (markers included)."""
     return split_hidden_tests(source)[0]
 
 
-def has_hidden_tests(source):
+def has_hidden_tests(source: str) -> bool:
     return "### BEGIN HIDDEN TESTS" in source.upper()

@@ -16,11 +16,18 @@ Formats recognised by their header row:
   * a plain CSV: "id" (or "student"), and optionally "name", "email", "section".
 """
 
+from __future__ import annotations
+
 import csv
 import json
 import os
 import re
 import unicodedata
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .course import Course
 
 # A student id is a folder name: letters of any script, digits, and . @ ' - _ (names such as
 # "lópezanamaría" or "o'neilsean", emails); never a path separator, never starting with a dot.
@@ -64,7 +71,7 @@ def _canvas(header, rows):
 def _moodle(header, rows):
     col = {name: header.index(name) for name in header}
 
-    def cell(row, name):
+    def cell(row: list[str], name: str) -> str:
         return row[col[name]].strip() if name in col and len(row) > col[name] else ""
 
     rows = [r for r in rows if any(c.strip() for c in r)]
@@ -130,11 +137,11 @@ def _checked(path, roster):
     return roster
 
 
-def roster_path(course) -> str:
+def roster_path(course: Course) -> str:
     return os.path.join(course.state_dir, ROSTER_FILE)
 
 
-def load_roster(course) -> dict | None:
+def load_roster(course: Course) -> dict | None:
     """The imported roster, or None when there is none."""
     path = roster_path(course)
     if not os.path.exists(path):
@@ -143,7 +150,7 @@ def load_roster(course) -> dict | None:
         return json.load(f)
 
 
-def import_roster(course, path: str, log=print) -> dict:
+def import_roster(course: Course, path: str, log: Callable[[str], object] = print) -> dict:
     """Read `path` and keep it as the course's roster (replacing an earlier one)."""
     roster = read_roster(path)
     with open(roster_path(course), "w") as f:
@@ -156,8 +163,8 @@ def import_roster(course, path: str, log=print) -> dict:
     return roster
 
 
-def _shared_names(roster):
-    seen = {}
+def _shared_names(roster: dict) -> list[str]:
+    seen: dict[str, list[str]] = {}
     for sid, info in roster["students"].items():
         seen.setdefault(name_key(info.get("name", "")), []).append(sid)
     return sorted(name for name, ids in seen.items() if name and len(ids) > 1)

@@ -5,6 +5,15 @@ of the answer cells), so a "correct" student works for the real exercises as wel
 for fixtures; an "unanswered" student submits the release as is.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nbformat import NotebookNode
+
+if TYPE_CHECKING:
+    from .course import Course
+
 import os
 
 import nbformat
@@ -12,10 +21,10 @@ import nbformat
 from .notebooks import grade_id, is_answer
 
 
-def solution_answers(source_path):
+def solution_answers(source_path: str) -> dict[str, str]:
     """grade_id -> the instructor's answer text (solution markers removed)."""
     nb = nbformat.read(source_path, as_version=4)
-    answers = {}
+    answers: dict[str, str] = {}
     for cell in nb.cells:
         if is_answer(cell) and cell.cell_type == "code":
             lines = [
@@ -23,20 +32,23 @@ def solution_answers(source_path):
                 for line in cell.source.splitlines()
                 if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
             ]
-            answers[grade_id(cell)] = "\n".join(lines)
+            answers[str(grade_id(cell))] = "\n".join(lines)  # an answer cell has a grade id
     return answers
 
 
-def fill(release_path, answers):
+def fill(release_path: str, answers: dict[str, str]) -> NotebookNode:
     """The released notebook with answer cells replaced by `answers[grade_id]`."""
     nb = nbformat.read(release_path, as_version=4)
     for cell in nb.cells:
-        if grade_id(cell) in answers:
-            cell.source = answers[grade_id(cell)]
+        gid = grade_id(cell)
+        if gid is not None and gid in answers:
+            cell.source = answers[gid]
     return nb
 
 
-def write_submission(course, student, assignment, notebook, nb_or_text):
+def write_submission(
+    course: Course, student: str, assignment: str, notebook: str, nb_or_text: NotebookNode | str | bytes
+) -> str:
     """Put a notebook (or raw text/bytes, for broken files) into submitted/."""
     path = course.submitted_notebook(student, assignment, notebook)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -51,7 +63,7 @@ def write_submission(course, student, assignment, notebook, nb_or_text):
     return path
 
 
-def class_of(course, assignment, n_students):
+def class_of(course: Course, assignment: str, n_students: int) -> None:
     """n students: most answer everything correctly, every third notebook is left unanswered."""
     for i in range(n_students):
         for j, notebook in enumerate(course.notebooks(assignment)):

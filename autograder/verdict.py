@@ -14,10 +14,13 @@ plain value in the grader's process (`judge`).  The grader's verdict wins: a tes
 kernel passed but the plain value fails gets 0, and the report flags the lie.
 """
 
+from __future__ import annotations
+
 import ast
 import contextlib
 import io
 from dataclasses import dataclass
+from typing import Any
 
 CHECKED = ("expect_choice", "selection_credit", "expect_order")
 
@@ -26,7 +29,7 @@ CHECKED = ("expect_choice", "selection_credit", "expect_order")
 class AnswerCheck:
     kind: str  # one of CHECKED
     variable: str  # the answer's name in the student's namespace
-    correct: object  # the literal key from the test source
+    correct: Any  # the literal key from the test source
     options: dict  # the call's literal keyword arguments (name, why, points, mistakes)
 
 
@@ -37,7 +40,7 @@ def _literal(node):
         return None
 
 
-def answer_checks(source):
+def answer_checks(source: str) -> list[AnswerCheck]:
     """The checks of `source` that can be re-run on plain values: calls of
     `checks.<kind>(NAME, <literal>, ...)` whose key and keywords are literals."""
     try:
@@ -75,14 +78,14 @@ def _value(plain):
 class _Opaque:
     """Stands for an answer that is neither text nor a collection of text."""
 
-    def __init__(self, type_name):
+    def __init__(self, type_name: str) -> None:
         self.type_name = type_name
 
     def __repr__(self):
         return f"<a {self.type_name}>"
 
 
-def judge(check, plain):
+def judge(check: AnswerCheck, plain: dict[str, Any]) -> tuple[bool, float | None, str]:
     """(passed, score_or_None, message) of normlab.checks' own function on the plain value."""
     from normlab import checks
 

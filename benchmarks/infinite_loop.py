@@ -18,7 +18,7 @@ import time
 
 from autograder.course import Course, release
 from autograder.grade import grade
-from autograder.kernels import Limits
+from autograder.kernel.client import Limits
 from autograder.synthetic import fill, solution_answers, write_submission
 
 EXERCISES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exercises")

@@ -1,6 +1,7 @@
 """Fixtures for the autograder tests; helpers live in autograder_helpers.py."""
 
 import glob
+import json
 import os
 import pwd
 import secrets
@@ -11,16 +12,99 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from autograder_helpers import copy_course, released_fixture_course
+from _pytest.nodeid import NodeId  # pytest 9's node id (see pytest_collection_modifyitems)
+from autograder_helpers import (
+    ASSIGNMENTS,
+    EXERCISES,
+    GRADE_ARGS,
+    class_downloads,
+    copy_course,
+    released_fixture_course,
+    run,
+)
+
+from autograder.course import Course
+
+# Which xdist worker runs what (`make test` runs -n 2 --dist loadgroup).  The end-to-end
+# class is graded once per session (`exercise_class`) for the two files that use it; the
+# rest of this folder is the other group.  A session fixture exists once per worker, so a
+# group must keep the tests that share one together.
+CLASS_FILES = {"test_end_to_end.py", "test_distributed.py"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Group this folder's tests so that --dist loadgroup keeps each group on one worker.
+
+    pytest-xdist 3.8 groups by a "@<group>" suffix it writes to `item._nodeid`, but pytest 9
+    reads a node's id from `item._id` (_pytest/nodes.py: `nodeid` returns `str(self._id)`),
+    so the suffix is lost and every xdist_group mark is ignored: the baseline ran this
+    folder's tests on both workers, each worker building every module fixture (its basetemp
+    holds e2e0, hostile0, memory0, admin0... under popen-gw0 AND popen-gw1, and the
+    end-to-end and distributed classes took four ~185 s setups).  So the suffix is put
+    where pytest 9 reads it, for this folder's tests, before xdist's own hook runs."""
+    here = Path(__file__).parent
+    for item in items:
+        path = Path(str(item.fspath))
+        if here not in path.parents:
+            continue
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group("autograder-class" if path.name in CLASS_FILES else "autograder"))
+        if config.getvalue("loadgroup") and "@" not in item.nodeid:
+            group = item.get_closest_marker("xdist_group").args[0]
+            item._id = NodeId.parse(f"{item.nodeid}@{group}")
 
 
 @pytest.fixture(scope="session")
 def released_course(tmp_path_factory):
     """A course folder with ps1 released; copy it (`fresh_course`) before writing to it."""
     return released_fixture_course(tmp_path_factory.mktemp("released") / "course")
+
+
+@dataclass
+class ExerciseClass:
+    """The end-to-end class: ten students' LMS downloads of every real exercise, collected."""
+
+    course: Course  # graded with --jobs 2, exported, feedback made
+    jobs1: Path  # the same submissions graded with --jobs 1, exported
+    collected: Path  # the same submissions collected, never graded (copied by test_distributed)
+    expected: dict  # (assignment, student) -> "full" | "zero" | "not submitted"
+    statuses: dict  # (student, assignment) -> words its status must contain
+    exports: dict  # file name -> text of grades.csv and questions.csv of the --jobs 2 run
+    summary: dict  # last_grade_summary.json of the --jobs 2 run
+
+
+@pytest.fixture(scope="session")
+def exercise_class(tmp_path_factory):
+    """The end-to-end class graded locally ONCE per session (--jobs 2 with export and
+    feedback; --jobs 1 with export), for test_end_to_end.py and test_distributed.py (which
+    grades `collected` through Celery workers and compares).  None without 3+ exercises.
+    The exports and summary are kept as they were: later tests re-grade `course`."""
+    if len(ASSIGNMENTS) < 3:
+        return None
+    base = tmp_path_factory.mktemp("e2e")
+    root2 = base / "jobs2" / "course"
+    run(root2, "release")
+    course = Course(root=str(root2), exercises=EXERCISES)
+    downloads = base / "downloads"
+    downloads.mkdir()
+    expected, statuses = class_downloads(course, str(downloads))
+    run(root2, "collect", str(downloads))
+    collected, root1 = base / "collected" / "course", base / "jobs1" / "course"
+    shutil.copytree(root2, collected)
+    shutil.copytree(root2, root1)
+    run(root2, "grade", "--jobs", "2", *GRADE_ARGS)
+    run(root2, "export")
+    run(root2, "feedback")
+    run(root1, "grade", "--jobs", "1", *GRADE_ARGS)
+    run(root1, "export")
+    exports = {name: (root2 / "autograder" / "export" / name).read_text() for name in ("grades.csv", "questions.csv")}
+    summary = json.loads((root2 / "autograder" / "last_grade_summary.json").read_text())
+    return ExerciseClass(course, root1, collected, expected, statuses, exports, summary)
 
 
 @pytest.fixture
@@ -107,7 +191,7 @@ def postgres(tmp_path_factory):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def redis_broker():
     """A real Redis server (Debian's `redis-server`, installed by `make redis`): loopback, a
     free port, a temp folder, no persistence (`save ""`), a password kept in its config file
@@ -143,7 +227,7 @@ def redis_broker():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def start_worker(redis_broker):
     """Starts `python -m autograder worker` subprocesses (the broker URL in their environment,
     not their command line); waits until each answers; kills every one (and with it its fork

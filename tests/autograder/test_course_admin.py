@@ -20,11 +20,11 @@ from autograder_helpers import (
     report,
 )
 
-from autograder import kernels
 from autograder.__main__ import main as cli
 from autograder.course import Course
 from autograder.grade import grade
-from autograder.kernels import Limits
+from autograder.kernel import client as kernels
+from autograder.kernel.client import Limits
 
 pytestmark = pytest.mark.slow
 QUIET = {"log": lambda *_: None}
@@ -57,7 +57,7 @@ def read_csv(path):
         return list(csv.reader(f))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sqlite_course(released_course, tmp_path_factory):
     course = copy_course(released_course, tmp_path_factory.mktemp("admin") / "course")
     small_class(course)

@@ -4,23 +4,24 @@ subprocesses the fixtures kill: the end-to-end class graded by 2 workers x 1 ker
 gives the same CSV as local sqlite grading; a resubmission regrades only that one; a
 worker killed mid-run loses nothing; nothing secret stays in Redis or reaches a kernel."""
 
+import glob
 import json
 import os
 import shutil
 import signal
+import tempfile
 import threading
 import time
 
 import nbformat
 import pytest
 import redis
-from autograder_helpers import ASSIGNMENT, Class, alive, descendants, report
-from test_end_to_end import ASSIGNMENTS, EXERCISES, GRADE_ARGS, class_downloads, run
+from autograder_helpers import ASSIGNMENT, ASSIGNMENTS, EXERCISES, GRADE_ARGS, Class, alive, descendants, report, run
 
 from autograder.__main__ import main as cli
 from autograder.course import Course
 from autograder.grade import grade
-from autograder.kernels import Limits
+from autograder.kernel.client import Limits
 from autograder.synthetic import fill, solution_answers
 
 pytestmark = pytest.mark.slow
@@ -64,50 +65,41 @@ def grade_via_broker(course_root, db_url, broker, monkeypatch_env, *extra):
     monkeypatch_env.delenv("AUTOGRADER_BROKER_URL")
 
 
-@pytest.fixture(scope="module")
-def module_env():
+@pytest.fixture(scope="session")
+def session_env():
     with pytest.MonkeyPatch.context() as mp:
         yield mp
 
 
-@pytest.fixture(scope="module")
-def both_ways(tmp_path_factory, redis_broker, postgres, start_worker, module_env):
-    """The end-to-end class graded locally (sqlite, --jobs 2) and through workers w1, w2
-    (1 kernel each) into PostgreSQL; both exported."""
-    if len(ASSIGNMENTS) < 3:
+@pytest.fixture(scope="session")
+def both_ways(exercise_class, tmp_path_factory, redis_broker, postgres, start_worker, session_env):
+    """The end-to-end class graded through workers w1, w2 (1 kernel each) into PostgreSQL and
+    exported, beside the same class graded locally (sqlite, --jobs 2: the session's
+    conftest.exercise_class, graded once for this file and test_end_to_end.py)."""
+    if exercise_class is None:
         pytest.skip("needs 3+ assignments in exercises/")
-    base = tmp_path_factory.mktemp("distributed")
-    local = base / "local" / "course"
-    run(local, "release")
-    downloads = base / "downloads"
-    downloads.mkdir()
-    class_downloads(Course(root=str(local), exercises=EXERCISES), str(downloads))
-    run(local, "collect", str(downloads))
-    remote = base / "remote" / "course"
-    shutil.copytree(local, remote)
+    remote = tmp_path_factory.mktemp("distributed") / "remote" / "course"
+    shutil.copytree(exercise_class.collected, remote)
     os.remove(remote / "gradebook.db")
     db_url = psycopg_url(postgres("distributed"))
     run(remote, "--db-url", db_url, "release")  # the assignments into the new gradebook
     start_worker("w1@test", "w2@test", args=("--concurrency", "1"))
-    grade_via_broker(remote, db_url, redis_broker, module_env)
+    grade_via_broker(remote, db_url, redis_broker, session_env)
     assert cli(["--course", str(remote), "--exercises", EXERCISES, "--db-url", db_url, "export"]) == 0
-    run(local, "grade", "--jobs", "2", *GRADE_ARGS)
-    run(local, "export")
-    return local, remote, db_url
+    return exercise_class, remote, db_url
 
 
 @pytest.mark.skipif(len(ASSIGNMENTS) < 3, reason="needs 3+ assignments in exercises/")
 def test_two_workers_give_the_same_csv_as_local_grading(both_ways, redis_broker):
     local, remote, _ = both_ways
     for name in ("grades.csv", "questions.csv"):
-        with open(local / "autograder" / "export" / name) as a, open(remote / "autograder" / "export" / name) as b:
-            assert a.read() == b.read(), name
+        assert local.exports[name] == (remote / "autograder" / "export" / name).read_text(), name
     graded_by = workers_file(remote)["workers"]
     assert set(graded_by) == {"w1@test", "w2@test"} and all(graded_by.values())  # both workers graded some
     keys = [k for ks in graded_by.values() for k in ks]
     assert len(keys) == len(set(keys))  # each written once
     # The workers' kernels had the same disk bound as local ones (issue 25).
-    disk = [summary_file(course)["sandbox"]["disk"] for course in (local, remote)]
+    disk = [local.summary["sandbox"]["disk"], summary_file(remote)["sandbox"]["disk"]]
     assert disk[0] == disk[1] and disk[1].startswith("tmpfs" if os.geteuid() == 0 else "the host"), disk
     write_ms = workers_file(remote)["write_ms_per_submission"]
     assert write_ms > 0
@@ -117,10 +109,10 @@ def test_two_workers_give_the_same_csv_as_local_grading(both_ways, redis_broker)
 
 
 @pytest.mark.skipif(len(ASSIGNMENTS) < 3, reason="needs 3+ assignments in exercises/")
-def test_resubmission_regrades_only_that_one(both_ways, redis_broker, module_env, capsys):
+def test_resubmission_regrades_only_that_one(both_ways, redis_broker, session_env, capsys):
     _, remote, db_url = both_ways
     capsys.readouterr()
-    grade_via_broker(remote, db_url, redis_broker, module_env)
+    grade_via_broker(remote, db_url, redis_broker, session_env)
     assert "0 to grade" in capsys.readouterr().out
     course = Course(root=str(remote), exercises=EXERCISES, db_url=db_url)
     assignment = course.released()[0]
@@ -132,7 +124,7 @@ def test_resubmission_regrades_only_that_one(both_ways, redis_broker, module_env
         ),
         course.submitted_notebook("s03_unanswered", assignment, notebook),
     )
-    grade_via_broker(remote, db_url, redis_broker, module_env)
+    grade_via_broker(remote, db_url, redis_broker, session_env)
     out = capsys.readouterr().out
     assert "1 to grade" in out and "graded 1," in out
     assert sum(map(len, workers_file(remote)["workers"].values())) == 1
@@ -143,7 +135,7 @@ def test_resubmission_regrades_only_that_one(both_ways, redis_broker, module_env
         assert json.load(f)[notebook]["score"] == json.load(g)[notebook]["score"] > 0
 
 
-SLOW = "import time\ntime.sleep(4)\n"
+SLOW = "import time\ntime.sleep(3)\n"
 SNOOP = """import os, glob
 seen = repr(dict(os.environ))
 for path in glob.glob('/proc/*/cmdline') + glob.glob('/proc/*/environ'):
@@ -156,8 +148,9 @@ print(seen)
 
 
 def test_killed_worker_loses_nothing(fresh_course, redis_broker, start_worker):
-    """8 submissions taking 4+ s each on two workers; w-doomed is SIGKILLed while it grades
-    one: every submission is still graded once, with the score it deserves (its task went
+    """8 submissions taking 3+ s each on two workers; w-doomed is SIGKILLed while it grades
+    one (with a task time limit of 15 s its task goes to another worker 15 +
+    VISIBILITY_MARGIN s after it was taken: the floor of this test's time): every submission is still graded once, with the score it deserves (its task went
     to the other worker after the visibility timeout), and a kernel that reads every
     /proc entry and its environment finds no broker password; nothing the killed worker
     started (its zygote, its sandboxed kernels) is left running."""
@@ -166,7 +159,7 @@ def test_killed_worker_loses_nothing(fresh_course, redis_broker, start_worker):
     for i in range(8):
         klass.submit(f"s{i}", "layernorm", klass.notebook("layernorm", {"layer_norm": SLOW + correct}))
     klass.submit("snoop", "layernorm", klass.notebook("layernorm", {"layer_norm": SNOOP + correct}))
-    doomed = start_worker("w-steady@test", "w-doomed@test", args=("--concurrency", "1", "--task-time-limit", "20"))[
+    doomed = start_worker("w-steady@test", "w-doomed@test", args=("--concurrency", "1", "--task-time-limit", "15"))[
         "w-doomed@test"
     ]
     from autograder.distributed import make_app, workers_online
@@ -214,6 +207,7 @@ def test_killed_worker_loses_nothing(fresh_course, redis_broker, start_worker):
     while any(alive(pid) for pid in started_by_worker) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [pid for pid in started_by_worker if alive(pid)], "processes outlived the killed worker"
+    assert not glob.glob(os.path.join(tempfile.gettempdir(), f"ag-kernels-{doomed.pid}-*"))  # its kernels' folders
 
 
 def test_ctrl_c_leaves_a_consistent_gradebook_and_a_rerun_finishes(fresh_course, redis_broker, start_worker):

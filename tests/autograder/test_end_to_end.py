@@ -1,7 +1,8 @@
 """End to end on the repository's real exercises (exercises/<assignment>/<assignment>.ipynb):
 release -> 10 synthetic students downloaded from an LMS -> collect -> grade --jobs 2 ->
 export -> the expected CSV; the same CSV with --jobs 1; feedback without hidden tests;
-a re-run grades nothing.  Expected scores are derived from the released max points, so
+a re-run grades nothing.  The class is graded once per session (conftest.exercise_class,
+shared with test_distributed.py).  Expected scores are derived from the released max points, so
 the test follows the exercises when their points change."""
 
 import csv
@@ -9,125 +10,19 @@ import html
 import io
 import os
 import re
-import shutil
 import zipfile
 
 import nbformat
 import pytest
-from autograder_helpers import REPO, Class
+from autograder_helpers import ASSIGNMENTS, EXERCISES, GRADE_ARGS, Class, run
 
 from autograder.__main__ import main as cli
 from autograder.course import Course
-from autograder.notebooks import grade_id, is_answer
 from autograder.synthetic import fill, solution_answers
 
 pytestmark = pytest.mark.slow
 
-EXERCISES = os.path.join(REPO, "exercises")
-GRADE_ARGS = ["--timeout", "8"]
-
-
-def real_assignments():
-    if not os.path.isdir(EXERCISES):
-        return []
-    return Course(root=os.path.join("/tmp", "unused-course"), exercises=EXERCISES).available_exercises()
-
-
-ASSIGNMENTS = real_assignments()
 needs_exercises = pytest.mark.skipif(len(ASSIGNMENTS) < 3, reason="needs 3+ assignments in exercises/")
-
-
-def run(course_root, *args):
-    assert cli(["--course", str(course_root), "--exercises", EXERCISES, *args]) == 0
-
-
-def answer_cells(nb):
-    return [grade_id(c) for c in nb.cells if is_answer(c) and c.cell_type == "code"]
-
-
-def class_downloads(course, folder):
-    """Ten students as LMS downloads `<student>_<assignment>.ipynb`; returns expected scores
-    as {(assignment, student): "full" | "zero"} and the per-student statuses to expect."""
-    a = course.released()
-    expected, statuses = {}, {}
-
-    def put(student, assignment, nb_or_text, outcome):
-        path = os.path.join(folder, f"{student}_{assignment}.ipynb")
-        if isinstance(nb_or_text, str):
-            with open(path, "w") as f:
-                f.write(nb_or_text)
-        else:
-            nbformat.write(nb_or_text, path)
-        expected[(assignment, student)] = outcome
-
-    for assignment in a:
-        [notebook] = course.notebooks(assignment)
-        source = course.source_notebook(assignment, notebook)
-        release = course.release_notebook(assignment, notebook)
-        right = solution_answers(source)
-        first = answer_cells(nbformat.read(source, as_version=4))[0]
-
-        def wrong_first(text, release=release, right=right, first=first):
-            return fill(release, {**right, first: text})
-
-        put("s01_correct", assignment, fill(release, right), "full")
-        put(
-            "s02_partial",
-            assignment,
-            fill(release, right) if assignment in a[:2] else fill(release, {}),
-            "full" if assignment in a[:2] else "zero",
-        )
-        put("s03_unanswered", assignment, fill(release, {}), "zero")
-        put("s04_broken", assignment, fill(release, {gid: "def oops(:\n    pass" for gid in right}), "zero")
-        if assignment == a[0]:
-            put("s05_missing", assignment, fill(release, right), "full")
-        else:
-            expected[(assignment, "s05_missing")] = "not submitted"  # blank, not a zero
-        if assignment == a[0]:
-            put("s06_badjson", assignment, '{"cells": [', "zero")
-        else:
-            put("s06_badjson", assignment, fill(release, right), "full")
-        put(
-            "s07_hostile",
-            assignment,
-            fill(
-                release,
-                {
-                    gid: (
-                        "import torch, builtins\nfrom normlab import checks\n"
-                        "torch.allclose = lambda *a, **k: True\ntorch.testing.assert_close = lambda *a, **k: None\n"
-                        "checks.expect = lambda *a, **k: None\nbuiltins.print = lambda *a, **k: None"
-                    )
-                    for gid in right
-                },
-            ),
-            "zero",
-        )
-        put(
-            "s08_loop",
-            assignment,
-            wrong_first("while True:\n    pass") if assignment == a[1] else fill(release, right),
-            "zero" if assignment == a[1] else "full",
-        )
-        put(
-            "s09_exit",
-            assignment,
-            wrong_first("import os\nos._exit(1)") if assignment == a[2] else fill(release, right),
-            "zero" if assignment == a[2] else "full",
-        )
-        tampered = fill(release, right)
-        for cell in tampered.cells:
-            if cell.metadata.get("nbgrader", {}).get("grade"):
-                cell.source = "pass"
-        tampered.cells.reverse()
-        put("s10_tampered", assignment, tampered, "full")
-    statuses = {
-        ("s05_missing", a[1]): "not submitted",
-        ("s06_badjson", a[0]): "invalid JSON",
-        ("s08_loop", a[1]): "still running after 8 s",
-        ("s09_exit", a[2]): "kernel died",
-    }
-    return expected, statuses
 
 
 def auto_points(course, assignment):
@@ -146,26 +41,13 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
-@pytest.fixture(scope="module")
-def graded_twice(tmp_path_factory):
-    if len(ASSIGNMENTS) < 3:
+@pytest.fixture(scope="session")
+def graded_twice(exercise_class):
+    """The session's end-to-end class (conftest.exercise_class): graded with --jobs 2 and --jobs 1."""
+    if exercise_class is None:
         pytest.skip("needs 3+ assignments in exercises/")
-    base = tmp_path_factory.mktemp("e2e")
-    root2 = base / "jobs2" / "course"
-    run(root2, "release")
-    course = Course(root=str(root2), exercises=EXERCISES)
-    downloads = base / "downloads"
-    downloads.mkdir()
-    expected, statuses = class_downloads(course, str(downloads))
-    run(root2, "collect", str(downloads))
-    root1 = base / "jobs1" / "course"
-    shutil.copytree(root2, root1)
-    run(root2, "grade", "--jobs", "2", *GRADE_ARGS)
-    run(root2, "export")
-    run(root2, "feedback")
-    run(root1, "grade", "--jobs", "1", *GRADE_ARGS)
-    run(root1, "export")
-    return course, Course(root=str(root1), exercises=EXERCISES), expected, statuses
+    k = exercise_class
+    return k.course, Course(root=str(k.jobs1), exercises=EXERCISES), k.expected, k.statuses
 
 
 @needs_exercises

@@ -7,9 +7,9 @@ import pytest
 from autograder_helpers import ASSIGNMENT, record_scores
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
+from autograder.execute import is_self_check
 from autograder.feedback import REMOVED, MarkPendingHandGrades, StripHiddenTests, strip_ansi, wrap_long_lines
-from autograder.grade import is_self_check
-from autograder.kernels import OutputCap, cell_frames
+from autograder.kernel.client import OutputCap, cell_frames
 
 VISIBLE = "your sub-layer computes x + LN(F(x)): pre_norm_sublayer must return x + F(LN(x))"
 WHY_D = "(batch, heads, seq, d_head) is the shape after split_heads, not of the weights."

@@ -37,7 +37,7 @@ from autograder_helpers import (
 
 from autograder.collect import collect
 from autograder.grade import grade
-from autograder.kernels import Limits, Zygote
+from autograder.kernel.client import Limits, Zygote
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +50,8 @@ CORRECT_LN = (
 SNOOP = (
     """import glob, os
 found = {}
-for path in {paths!r} + [p for p in glob.glob('/tmp/ag-kernel-*/*.ipynb') if not p.startswith(os.getcwd())]:
+kernel_folders = glob.glob('/tmp/ag-kernel-*') + glob.glob('/tmp/ag-kernels-*/ag-kernel-*')  # a zygote's folder holds its kernels'
+for path in {paths!r} + [p for f in kernel_folders for p in glob.glob(f + '/*.ipynb') if not p.startswith(os.getcwd())]:
     try:
         with open(path) as f:
             found[path] = 'READ ' + f.read()
@@ -58,7 +59,7 @@ for path in {paths!r} + [p for p in glob.glob('/tmp/ag-kernel-*/*.ipynb') if not
         found[path] = type(exc).__name__
 print(found)
 print('cwd:', sorted(n for n in os.listdir('.') if not n.startswith('.')))
-print('tmp holds', len(os.listdir('/tmp')), 'entries,', len(glob.glob('/tmp/ag-kernel-*')), 'kernel folders')
+print('tmp holds', len(os.listdir('/tmp')), 'entries,', len(kernel_folders), 'kernel folders')
 print('root:', sorted(os.listdir('/')))
 print('sockets:', glob.glob('/run/postgresql/*') + glob.glob('/var/run/postgresql/*') + glob.glob('/tmp/.s.PGSQL*'))
 pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())
@@ -99,7 +100,7 @@ class Listener:
 
 
 def _memory_cgroup():
-    from autograder.sandbox import Cgroups
+    from autograder.kernel.sandbox import Cgroups
 
     cgroups = Cgroups(1, 1)
     cgroups.close()
@@ -191,7 +192,7 @@ def edit_setup(nb):
     cell_by_id(nb, "layer_norm_setup").source = "import torch\nx = torch.zeros(2, 5, 8)"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded(released_course, tmp_path_factory):
     course = copy_course(released_course, tmp_path_factory.mktemp("hostile") / "course")
     klass = Class(course)
@@ -407,7 +408,7 @@ def graded(released_course, tmp_path_factory):
                         "import sys\nip = get_ipython()\n"
                         "for callback in list(ip.events.callbacks['post_run_cell']):\n"
                         "    ip.events.unregister('post_run_cell', callback)\n"
-                        "guard = sys.modules['autograder.harness']\n"
+                        "guard = sys.modules['autograder.kernel.harness']\n"
                         "guard.answer = lambda nonce, what, *args: '\"\"\\n' + '0' * 64   # 'nothing was replaced'\n"
                         "torch.allclose = lambda *a, **k: True\n" + IDENTITY
                     )
@@ -575,7 +576,7 @@ print(f'created {files + 1} files')
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def memory_graded(released_course, tmp_path_factory):
     """Memory and disk bombs in a run of their own, beside an honest classmate: the cell
     timeout (120 s) is far above the time any machine needs to fill the memory limit
@@ -790,6 +791,7 @@ def test_no_network(graded):
     assert "CONNECTED" not in text
     assert "OSError" in text or "gaierror" in text
     assert listener.connections == 0
+    expect(graded, "h_network", 3.0)  # its answer is right: the failed connections cost nothing
 
 
 def _encodings(text):
@@ -886,6 +888,8 @@ def test_nothing_outlives_a_killed_grader(fresh_course):  # item 5: the grader i
     while any(alive(pid) for pid in started_by_run) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [pid for pid in started_by_run if alive(pid)], "processes outlived the killed grader"
+    # nor did its kernels' working folders (the zygote's reaper removed them: kernel/client.py)
+    assert not glob.glob(os.path.join(tempfile.gettempdir(), f"ag-kernels-{grader.pid}-*"))
     summary = grade(fresh_course, [ASSIGNMENT], jobs=2, limits=Limits(timeout=30), log=lambda *_: None)
     assert summary["graded"] >= 4
     for cgroups in ("/sys/fs/cgroup", "/sys/fs/cgroup/*"):  # the killed run's cgroups: emptied and removed
@@ -901,6 +905,12 @@ def test_nothing_outlives_a_killed_grader(fresh_course):  # item 5: the grader i
         )
 
 
+def test_no_kernel_folder_outlives_the_run(graded):
+    """The run graded in this process (timeouts, dead kernels, memory re-runs included) left
+    no kernel working folder in the temp folder: each zygote's folder went with it."""
+    assert not glob.glob(os.path.join(tempfile.gettempdir(), f"ag-kernel*-{os.getpid()}-*"))
+
+
 def test_summary_says_which_limits_applied(graded):  # item 6
     sandbox = graded[1]["sandbox"]
     assert {"memory", "processes", "filesystem", "namespaces", "disk", "uids"} <= set(sandbox)
@@ -909,7 +919,7 @@ def test_summary_says_which_limits_applied(graded):  # item 6
 
 
 def test_fresh_uids_avoid_every_uid_in_use(monkeypatch):  # item 5: no leftover can hold the next run's uid
-    from autograder import sandbox
+    from autograder.kernel import sandbox
 
     class Picks:
         def __init__(self, values):

@@ -14,7 +14,8 @@ from autograder.__main__ import main as cli
 from autograder.collect import collect, unmatched_reason
 from autograder.export import export
 from autograder.feedback import lms_feedback_zip
-from autograder.grade import find_jobs, grade
+from autograder.grade import grade
+from autograder.jobs import find_jobs
 from autograder.roster import import_roster
 
 QUIET = {"log": lambda *_: None}
@@ -248,7 +249,7 @@ def test_due_extend_and_status_commands(fresh_course, capsys):
 def late_keys(course):
     from nbgrader.api import Gradebook
 
-    from autograder.grade import late_policy_keys
+    from autograder.jobs import late_policy_keys
 
     with Gradebook(course.db_url, "normlab") as gb:
         key = late_policy_keys(gb, course, ASSIGNMENT)

@@ -11,7 +11,7 @@ from autograder_helpers import REPO
 
 from autograder.course import Course, release
 from autograder.grade import grade
-from autograder.kernels import Limits
+from autograder.kernel.client import Limits
 from autograder.synthetic import fill, solution_answers, write_submission
 from autograder.verdict import answer_checks, judge
 
@@ -41,7 +41,7 @@ def answered(source, release_nb, override):
     return fill(release_nb, answers)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded(tmp_path_factory):
     if not os.path.exists(os.path.join(EXERCISES, ASSIGNMENT, f"{ASSIGNMENT}.ipynb")):
         pytest.skip("needs exercises/design_review")

@@ -9,6 +9,8 @@ with a hard timeout, an output-size cap, and death detection (the zygote tells u
 how the process ended: `os._exit(3)`, SIGSEGV, SIGKILL after a memory bomb ...).
 """
 
+from __future__ import annotations
+
 import ast
 import asyncio
 import hashlib
@@ -25,7 +27,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
 
 from jupyter_client import BlockingKernelClient
 from nbformat.v4 import output_from_msg
@@ -33,7 +38,7 @@ from nbformat.v4 import output_from_msg
 from .sandbox import Isolation
 
 SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "DB_URL", "DATABASE_URL")
-GUARD = "__import__('autograder.harness', fromlist=['_'])"
+GUARD = "__import__('autograder.kernel.harness', fromlist=['_'])"
 
 
 @dataclass
@@ -51,10 +56,27 @@ class Limits:
     startup_timeout: float = 60.0
 
 
+class RunStatus(StrEnum):
+    """How one cell's run ended (`Kernel.run_cell`)."""
+
+    OK = "ok"
+    ERROR = "error"  # it raised: the notebook goes on
+    INTERRUPTED = "interrupted"  # over the cell timeout, stopped by SIGINT: the notebook goes on
+    TIMEOUT = "timeout"  # ignored the interrupt: the kernel was killed
+    MEMORY = "memory"  # the OOM killer ended the kernel at the memory limit
+    DIED = "died"  # the kernel ended during the cell (os._exit, a crash)
+    NOT_RUN = "not-run"  # the kernel had died before the cell
+
+    @property
+    def stops_kernel(self) -> bool:
+        """Nothing runs in this kernel after such a cell."""
+        return self in (RunStatus.TIMEOUT, RunStatus.DIED, RunStatus.NOT_RUN, RunStatus.MEMORY)
+
+
 @dataclass
 class CellRun:
     outputs: list = field(default_factory=list)
-    status: str = "ok"  # ok | error | interrupted | timeout | memory | died | not-run
+    status: RunStatus = RunStatus.OK
     reason: str = ""  # human-readable, for the report
     dropped_chars: int = 0
     disk_full: bool = False  # the kernel's disk space or files ran out in this cell
@@ -65,16 +87,35 @@ class ZygoteError(RuntimeError):
     pass
 
 
-class Zygote:
-    """The fork server process (autograder/zygote.py) and its line protocol."""
+# The reaper (`Zygote.folder`): waits for its stdin to close, i.e. for the grader to close the
+# zygote or to die however it dies (SIGKILL too: the kernel closes a dead process's pipes),
+# then removes every kernel's working folder.  `-I -S`: nothing imported but the two modules.
+REAPER = "import shutil, sys; sys.stdin.buffer.read(); shutil.rmtree(sys.argv[1], ignore_errors=True)"
 
-    def __init__(self, hide=(), limits=None, sandbox=True, threads=1):
+
+class Zygote:
+    """The fork server process (autograder/kernel/zygote.py) and its line protocol."""
+
+    def __init__(
+        self, hide: Sequence[str] = (), limits: Limits | None = None, sandbox: bool = True, threads: int = 1
+    ) -> None:
         # `hide` is accepted for old callers and ignored: the kernel's file system is an
-        # allow-list (autograder.sandbox), nothing needs hiding from it.
+        # allow-list (autograder.kernel.sandbox), nothing needs hiding from it.
         self.limits = limits or Limits()
         self.isolation = Isolation(self.limits, sandbox)
         self.sandbox = self.isolation.namespaces
         self.threads = threads
+        # Every kernel's working folder (its mount point on the host) is made in this one
+        # folder, named after this process; the reaper removes it when the zygote is closed
+        # or this process dies, so no `ag-kernel-*` folder outlives a run, not even a run that
+        # was killed (a worker's pool of idle kernels, a kernel whose `discard` never came).
+        self.folder = tempfile.mkdtemp(prefix=f"ag-kernels-{os.getpid()}-")
+        self._reaper = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", REAPER, self.folder],
+            stdin=subprocess.PIPE,
+            start_new_session=True,  # not in a killed worker's process group: it must outlive it
+            cwd="/",
+        )
         # No secret reaches the zygote's environment (or, through it, a kernel's).
         env = {
             k: v
@@ -82,20 +123,22 @@ class Zygote:
             if not (k.startswith(("NBGRADER_", "PG")) or any(w in k.upper() for w in SECRET_WORDS))
         }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.zygote"] + (["--private-mounts"] if self.sandbox else []),
+            [sys.executable, "-m", "autograder.kernel.zygote"] + (["--private-mounts"] if self.sandbox else []),
             cwd=self.isolation_cwd(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
         )
-        ready = self.proc.stdout.readline()
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both PIPE
+        self._requests, self._answers = self.proc.stdin, self.proc.stdout
+        ready = self._answers.readline()
         if not ready:
             raise ZygoteError("the kernel fork server did not start (see stderr above)")
         self.preloaded = json.loads(ready)["ready"]["preloaded"]
         # The kernels' working folders are mounted in the zygote's own mount namespace.
         self.root = f"/proc/{self.proc.pid}/root" if self.sandbox else ""
-        self._spawned = queue.Queue()
-        self._exits = {}
+        self._spawned: queue.Queue[dict] = queue.Queue()
+        self._exits: dict[int, str] = {}
         self._exit_cond = threading.Condition()
         self._lock = threading.Lock()  # one spawn request and its answer at a time
         self._write_lock = threading.Lock()  # one line at a time on the zygote's stdin
@@ -104,11 +147,11 @@ class Zygote:
         self._reader.start()
 
     @staticmethod
-    def isolation_cwd():
+    def isolation_cwd() -> str:
         return tempfile.gettempdir()  # not the checkout: `python -m` puts its cwd on sys.path
 
     def _read(self):
-        for line in self.proc.stdout:
+        for line in self._answers:
             message = json.loads(line)
             if "spawned" in message:
                 self._spawned.put(message)
@@ -117,26 +160,26 @@ class Zygote:
                     self._exits[message["exited"]] = message["status"]
                     self._exit_cond.notify_all()
 
-    def exit_status(self, pid):
+    def exit_status(self, pid: int) -> str | None:
         with self._exit_cond:
             return self._exits.get(pid)
 
-    def wait_exit(self, pid, timeout):
+    def wait_exit(self, pid: int, timeout: float) -> str | None:
         with self._exit_cond:
             self._exit_cond.wait_for(lambda: pid in self._exits, timeout)
             return self._exits.get(pid)
 
-    def host_path(self, path):
+    def host_path(self, path: str) -> str:
         """`path` of a kernel's working folder as the grader reaches it (through the
         zygote's mount namespace when the folder is a tmpfs mounted there)."""
         return self.root + path
 
     def _send(self, message):
         with self._write_lock:
-            self.proc.stdin.write((json.dumps(message) + "\n").encode())
-            self.proc.stdin.flush()
+            self._requests.write((json.dumps(message) + "\n").encode())
+            self._requests.flush()
 
-    def spawn(self):
+    def spawn(self) -> Kernel:
         """Fork one sandboxed kernel; return a connected `Kernel`."""
         with self._lock:
             index = self._next_uid
@@ -145,7 +188,7 @@ class Zygote:
             isolation = self.isolation.request(name, index)
             # The mount point (an empty folder of the host's); with the sandbox the zygote
             # mounts the kernel's bounded tmpfs over it in its own namespace.
-            workdir = tempfile.mkdtemp(prefix="ag-kernel-")
+            workdir = tempfile.mkdtemp(prefix="ag-kernel-", dir=self.folder)
             connection = connection_info(workdir)
             secret = secrets.token_bytes(32)
             request = {
@@ -171,7 +214,7 @@ class Zygote:
             raise ZygoteError(f"the kernel fork server could not start a kernel: {answer.get('error')}")
         return Kernel(self, answer["spawned"], workdir, connection, isolation["uid"], secret, name)
 
-    def release(self, workdir):
+    def release(self, workdir: str) -> None:
         """The kernel's working folder goes: unmounted in the zygote's namespace (its
         tmpfs and every file on it), then the mount point."""
         if self.root:
@@ -181,24 +224,25 @@ class Zygote:
                 pass
         shutil.rmtree(workdir, ignore_errors=True)
 
-    def close(self):
+    def close(self) -> None:
         if self.proc.poll() is None:
-            self.proc.stdin.close()
+            self._requests.close()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         self._reader.join(5)  # it reads to the end of the zygote's output, then we close the pipes
-        for pipe in (self.proc.stdin, self.proc.stdout):
+        for pipe in (self._requests, self._answers):
             try:
                 pipe.close()
             except OSError:  # a zygote that died with requests unread: nothing to flush to
                 pass
         self.isolation.close()
+        self._reaper.communicate()  # closes its stdin: it removes `self.folder` and ends
 
 
-def connection_info(workdir):
+def connection_info(workdir: str) -> dict[str, Any]:
     """The kernel's connection file: ipc sockets in its working folder, a fresh key."""
     return {
         "transport": "ipc",
@@ -213,18 +257,28 @@ def connection_info(workdir):
 class Kernel:
     """One forked kernel, used for exactly one notebook, then `discard()`ed."""
 
-    def __init__(self, zygote, pid, workdir, connection, uid, secret=b"", name=""):
+    def __init__(
+        self,
+        zygote: Zygote,
+        pid: int,
+        workdir: str,
+        connection: dict[str, Any],
+        uid: int | None,
+        secret: bytes = b"",
+        name: str = "",
+    ) -> None:
         self.zygote, self.pid, self.workdir, self.uid, self.name = zygote, pid, workdir, uid, name
         self.kernel_pid = pid  # signals go here (the sandbox forwards them to the kernel)
         self.secret = secret  # signs the in-kernel guard's answers (harness.answer)
         self.last_guard_error = ""
         self.disk_noted = False
         self.client = BlockingKernelClient()
-        self.client.load_connection_info({**connection, "ip": zygote.host_path(connection["ip"])})
+        info: Any = {**connection, "ip": zygote.host_path(connection["ip"])}  # jupyter_client types it a TypedDict
+        self.client.load_connection_info(info)
         self.client.start_channels()
         self.ready = False
 
-    def wait_ready(self, timeout):
+    def wait_ready(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.exit_status():
@@ -243,24 +297,24 @@ class Kernel:
                     return True
         return False
 
-    def exit_status(self):
+    def exit_status(self) -> str | None:
         return self.zygote.exit_status(self.pid)
 
-    def startup_log(self):
+    def startup_log(self) -> str:
         try:
             with open(self.zygote.host_path(os.path.join(self.workdir, ".kernel.log")), errors="replace") as f:
                 return f.read()[-2000:]
         except OSError:
             return ""
 
-    def add_file(self, src, name):
+    def add_file(self, src: str, name: str) -> None:
         """Copy the submission's file into the kernel's (otherwise empty) folder."""
         dest = self.zygote.host_path(os.path.join(self.workdir, name))
         shutil.copyfile(src, dest)
         if self.uid is not None:
             os.chown(dest, self.uid, self.uid)
 
-    def guard(self, which):
+    def guard(self, which: str) -> list[str] | None:
         """Run harness.before_test()/after_test(); return the names it reports, or None
         when the guard did not answer or its answer is not signed with this kernel's
         secret (the guard was replaced: the grader cannot trust this test)."""
@@ -269,7 +323,7 @@ class Kernel:
             return None
         return [name for name in value.split(";") if name]
 
-    def ask(self, what, argument=""):
+    def ask(self, what: str, argument: str = "") -> Any:
         """One signed question to the in-kernel guard (`harness.answer`); the decoded JSON
         answer, or None if it did not answer or the signature is wrong."""
         nonce = secrets.token_hex(8)
@@ -305,7 +359,7 @@ class Kernel:
                 return reply["content"]
         return None
 
-    def run_cell(self, code, limits, store_history=True):
+    def run_cell(self, code: str, limits: Limits, store_history: bool = True) -> CellRun:
         """Execute one cell: outputs as nbformat dicts, with status and reason.
 
         A cell still running after `limits.timeout` is interrupted (SIGINT, as nbgrader's
@@ -317,7 +371,7 @@ class Kernel:
         run = CellRun()
         if self.exit_status():
             return CellRun(
-                status="not-run", reason=f"kernel had already died ({self.exit_status()})" + self._memory_note()
+                status=RunStatus.NOT_RUN, reason=f"kernel had already died ({self.exit_status()})" + self._memory_note()
             )
         msg_id = self.client.execute(code, store_history=store_history, allow_stdin=False, stop_on_error=False)
         deadline = time.monotonic() + limits.timeout
@@ -330,7 +384,7 @@ class Kernel:
                 self.interrupt()
             elif interrupted_at is not None and now > interrupted_at + limits.interrupt_grace:
                 self.kill()
-                run.status = "timeout"
+                run.status = RunStatus.TIMEOUT
                 run.reason = (
                     f"stopped after {limits.timeout:g} s: an infinite loop? (cell still running after "
                     f"{limits.timeout:g} s and did not stop when interrupted: stopped)"
@@ -342,10 +396,10 @@ class Kernel:
             except queue.Empty:
                 status = self.exit_status()
                 if status and self.oom_killed():
-                    run.status, run.reason = "memory", self.memory_limit_reason(status)
+                    run.status, run.reason = RunStatus.MEMORY, self.memory_limit_reason(status)
                     break
                 if status:
-                    run.status, run.reason = "died", f"kernel died ({status})" + self._memory_note()
+                    run.status, run.reason = RunStatus.DIED, f"kernel died ({status})" + self._memory_note()
                     break
                 continue
             if msg["parent_header"].get("msg_id") != msg_id:
@@ -360,11 +414,11 @@ class Kernel:
             if output is None:
                 continue
             if output["output_type"] == "error":
-                run.status = "error"
+                run.status = RunStatus.ERROR
             cap.add(output)
         run.outputs, run.dropped_chars, run.frames = cap.outputs, cap.dropped, cap.frames
-        if interrupted_at is not None and run.status != "timeout":
-            run.status = "interrupted"
+        if interrupted_at is not None and run.status != RunStatus.TIMEOUT:
+            run.status = RunStatus.INTERRUPTED
             run.reason = timeout_message(limits.timeout) + self._memory_note()
             # the student reads why the cell stopped, not a bare KeyboardInterrupt; the
             # traceback (where it was looping) stays, without its colour codes
@@ -413,7 +467,7 @@ class Kernel:
         run.reason = (run.reason + "; " if run.reason else "") + note
         run.outputs.append({"output_type": "stream", "name": "stderr", "text": f"\n[autograder: {note}]\n"})
 
-    def disk_full(self):
+    def disk_full(self) -> bool:
         """No room left for one more block or one more file on the kernel's tmpfs."""
         if not self.zygote.root:
             return False
@@ -423,12 +477,13 @@ class Kernel:
             return False
         return st.f_bavail == 0 or st.f_favail == 0
 
-    def oom_killed(self):
+    def oom_killed(self) -> bool:
         cgroups = self.zygote.isolation.cgroups
         return bool(cgroups and cgroups.version and cgroups.oom_killed(self.name))
 
-    def memory_limit_reason(self, status):
+    def memory_limit_reason(self, status: str) -> str:
         cgroups = self.zygote.isolation.cgroups
+        assert cgroups is not None, "only called when `oom_killed()` (a memory cgroup) said so"
         return (
             f"went over the memory limit ({self.zygote.limits.memory_bytes // 2**20} MB, cgroup v{cgroups.version}):"
             f" the kernel was stopped by the OOM killer ({status})"
@@ -440,14 +495,14 @@ class Kernel:
             return f" (at the memory limit: {self.zygote.limits.memory_bytes // 2**20} MB, cgroup v{cgroups.version})"
         return ""
 
-    def interrupt(self):
+    def interrupt(self) -> None:
         """SIGINT to the kernel: ipykernel turns it into KeyboardInterrupt in the running cell."""
         try:
             os.kill(self.kernel_pid, signal.SIGINT)
         except (ProcessLookupError, PermissionError):
             pass
 
-    def kill(self):
+    def kill(self) -> None:
         if self.exit_status():
             return
         try:
@@ -457,7 +512,7 @@ class Kernel:
         except PermissionError:
             os.kill(self.pid, signal.SIGKILL)
 
-    def discard(self):
+    def discard(self) -> None:
         self.kill()
         self.client.stop_channels()
         self.zygote.wait_exit(self.pid, 10)
@@ -465,7 +520,7 @@ class Kernel:
         self.zygote.isolation.release(self.name)  # kills anything the kernel left in its cgroup
 
 
-def close_thread_event_loop():
+def close_thread_event_loop() -> None:
     """Close the event loop jupyter_core gave this thread for the blocking kernel client.
 
     Its sync wrappers (`run_sync`) make one loop per thread and never close it: three file
@@ -501,18 +556,19 @@ class OutputCap:
 
     ERROR_ROOM = 2_000
 
-    def __init__(self, limit):
+    def __init__(self, limit: int) -> None:
         self.limit, self.kept, self.dropped = limit, 0, 0
-        self.outputs, self._clear_pending = [], False
-        self.frames = set()  # read before an error is shortened: which student functions it was in
+        self.outputs: list[dict[str, Any]] = []
+        self._clear_pending = False
+        self.frames: set[str] = set()  # read before an error is shortened: which student functions it was in
 
-    def clear(self, wait=False):
+    def clear(self, wait: bool = False) -> None:
         if wait:
             self._clear_pending = True
         else:
             self.outputs, self.kept, self._clear_pending = [], 0, False
 
-    def add(self, output):
+    def add(self, output: dict[str, Any]) -> None:
         if self._clear_pending:
             self.clear()
         size = _output_size(output)
@@ -544,13 +600,13 @@ class OutputCap:
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b")
 
 
-def strip_ansi(text):
+def strip_ansi(text: str) -> str:
     """`text` without terminal escape codes: cutting a coloured traceback would leave halves
     of them ("39m", "melse:") in the student's feedback."""
     return ANSI.sub("", text)
 
 
-def timeout_message(seconds):
+def timeout_message(seconds: float) -> str:
     """What a student reads when a cell ran out of time (the report's reason too)."""
     return (
         f"stopped after {seconds:g} s: an infinite loop? (cell still running after {seconds:g} s: "
@@ -562,7 +618,7 @@ def timeout_message(seconds):
 CELL_FRAME = re.compile(r"^Cell In\[\d+\], line \d+, in ([\w.]+)\(", re.MULTILINE)
 
 
-def cell_frames(traceback):
+def cell_frames(traceback: list[str]) -> set[str]:
     """The student's functions in an (escape-free) IPython traceback: its "Cell In[n],
     line m, in f(...)" frames; a method counts as its class."""
     return {name.split(".")[0] for line in traceback for name in CELL_FRAME.findall(line)}
@@ -603,9 +659,9 @@ def _append(outputs, output):
 class KernelPool:
     """Keeps `size` forked kernels started ahead of need, so grading never waits for one."""
 
-    def __init__(self, zygote, size, limits):
+    def __init__(self, zygote: Zygote, size: int, limits: Limits) -> None:
         self.zygote, self.limits = zygote, limits
-        self._ready = queue.Queue()
+        self._ready: queue.Queue[Kernel | Exception] = queue.Queue()
         self._wanted = threading.Semaphore(size)
         self._stop = threading.Event()
         self._filler = threading.Thread(target=self._fill, daemon=True)
@@ -624,14 +680,14 @@ class KernelPool:
                 continue
             self._ready.put(kernel)
 
-    def take(self):
+    def take(self) -> Kernel:
         kernel = self._ready.get()
         self._wanted.release()
         if isinstance(kernel, Exception):
             raise kernel
         return kernel
 
-    def close(self):
+    def close(self) -> None:
         self._stop.set()
         self._filler.join(5)
         while True:

@@ -23,6 +23,7 @@ out of the kernel and compare them in the grader.
 
 import builtins
 import sys
+from typing import Any
 
 PROTECTED_MODULES = (
     "builtins",
@@ -39,7 +40,7 @@ PROTECTED_MODULES = (
     "json",
     "hmac",
     "linecache",
-    "autograder.harness",  # the guard itself: replacing its functions is undone too
+    "autograder.kernel.harness",  # the guard itself: replacing its functions is undone too
 )
 # IPython itself rebinds these builtins in every kernel; they are not tampering.
 IPYTHON_BUILTINS = {
@@ -59,11 +60,11 @@ IPYTHON_BUILTINS = {
 PROTECTED_CLASSES = (("torch", "Tensor"), ("torch.nn", "Module"))
 _SYS_HOOKS = ("excepthook", "displayhook", "breakpointhook", "stdout", "stderr")
 
-_snapshot = {}  # "module.name" -> (container, {attr: value})
-_code = {}  # id(function) -> (label, function, __code__, __defaults__, __kwdefaults__)
-_modules = {}  # module name -> module object
-_sys_hooks = {}
-_shell_state = {}
+_snapshot: dict = {}  # "module.name" -> (container, {attr: value})
+_code: dict = {}  # id(function) -> (label, function, __code__, __defaults__, __kwdefaults__)
+_modules: dict = {}  # module name -> module object
+_sys_hooks: dict = {}
+_shell_state: dict = {}
 
 
 def _is_code(value):
@@ -72,7 +73,7 @@ def _is_code(value):
     return callable(value) or isinstance(value, type(sys))
 
 
-def take_snapshot():
+def take_snapshot() -> None:
     """Called once in the zygote, before any student code: remember the originals."""
     names = list(PROTECTED_MODULES) + sorted(m for m in sys.modules if m.startswith("normlab."))
     for name in dict.fromkeys(names):
@@ -102,7 +103,7 @@ def take_snapshot():
                 )
 
 
-def attach_shell(shell, secret=b""):
+def attach_shell(shell: Any, secret: bytes = b"") -> None:  # an IPython InteractiveShell
     """Called in the forked child once the kernel is initialised (before any cell runs):
     remember the kernel's own output streams and IPython hooks, and restore the
     protected names right after EVERY cell (a replaced builtin such as `tuple` would
@@ -119,7 +120,7 @@ def attach_shell(shell, secret=b""):
         ast_transformers=list(shell.ast_transformers),
         events={name: list(cbs) for name, cbs in shell.events.callbacks.items()},
     )
-    sys.modules["autograder.harness"] = sys.modules[__name__]
+    sys.modules["autograder.kernel.harness"] = sys.modules[__name__]
     global answer
     answer = _make_entry(secret)
     entry = _code.get(id(answer))
@@ -221,7 +222,7 @@ def _restore_hooks():
     return restored
 
 
-_restored_since_last_test = []
+_restored_since_last_test: list = []
 
 
 def _after_every_cell(result=None):
@@ -239,7 +240,7 @@ def _pop_torch_function_modes():
     return popped
 
 
-_no_subclass_overrides = []
+_no_subclass_overrides: list = []
 
 
 def _enter_test_mode():
@@ -259,7 +260,7 @@ def _leave_test_mode():
         _no_subclass_overrides.pop().__exit__(None, None, None)
 
 
-def before_test():
+def before_test() -> str:
     """Restore everything; return a ';'-joined list of what had been replaced
     (including what was put back after earlier cells)."""
     _leave_test_mode()
@@ -269,7 +270,7 @@ def before_test():
     return ";".join(dict.fromkeys(restored))
 
 
-def after_test():
+def after_test() -> str:
     """Names replaced while the test cell ran (the test's verdict can't be trusted):
     before_test() emptied the list, so what the post-cell hook put back since then
     was replaced by the test cell itself (i.e. by student code the test called)."""
@@ -292,10 +293,10 @@ def _forget_test_source():
     for name in [n for n in linecache.cache if n.startswith("<") or "ipykernel_" in n]:
         linecache.cache.pop(name, None)
     if isinstance(getattr(linecache, "_ipython_cache", None), dict):  # IPython's own copy
-        linecache._ipython_cache.clear()
+        linecache._ipython_cache.clear()  # type: ignore[attr-defined]
 
 
-def plain(value):
+def plain(value: object) -> dict:
     """`value` as plain JSON data for the grader's own check (autograder.verdict).
 
     A `str` subclass can lie in `__eq__`, `upper` or `strip`; `str.__str__` gives the
@@ -334,9 +335,9 @@ def _make_entry(secret):
     import json
 
     dumps, new, sha256 = json.dumps, hmac.new, hashlib.sha256
-    table = {"before_test": before_test, "after_test": after_test, "plain": plain}
+    table: dict = {"before_test": before_test, "after_test": after_test, "plain": plain}
 
-    def answer(nonce, what, *args):
+    def answer(nonce: str, what: str, *args: object) -> str:
         if what == "after_test":
             _forget_test_source()
         payload = dumps(table[what](*args))

@@ -20,6 +20,8 @@ Which memory, process and disk limits applied is reported by `Isolation.describe
 grade summary prints it).
 """
 
+from __future__ import annotations
+
 import ctypes
 import os
 import random
@@ -27,6 +29,7 @@ import resource
 import signal
 import sys
 import time
+from typing import Any
 
 CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID = 0x00020000, 0x40000000, 0x20000000
 CLONE_NEWIPC, CLONE_NEWUTS = 0x08000000, 0x04000000
@@ -59,8 +62,8 @@ FIRST_UID, LAST_UID = 200_000, 2**31 - 2
 
 
 # ----------------------------------------------------------------------------- grader side
-def _uids_in_use():
-    used = set()
+def _uids_in_use() -> set[int]:
+    used: set[int] = set()
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
@@ -77,7 +80,7 @@ def _uids_in_use():
 _SYSTEM_RANDOM = random.SystemRandom()
 
 
-def fresh_uids(count=100_000, rng=_SYSTEM_RANDOM):
+def fresh_uids(count: int = 100_000, rng: random.Random = _SYSTEM_RANDOM) -> int:
     """The first uid of a block of `count` uids that no running process holds (nothing
     left over from an earlier run can count against this run's process limits)."""
     used = _uids_in_use()
@@ -104,7 +107,7 @@ class Cgroups:
     """A cgroup per kernel for memory and processes: v2 if its controllers are usable,
     else the v1 `memory` and `pids` hierarchies, else None (rlimits apply instead)."""
 
-    def __init__(self, memory_bytes, processes):
+    def __init__(self, memory_bytes: int, processes: int) -> None:
         self.memory_bytes, self.processes = memory_bytes, processes
         self.version, self.roots = self._detect()
         # run-<PID namespace>-<pid>-<random>: whose grader it is, so a later run can tell a
@@ -159,10 +162,10 @@ class Cgroups:
             if not quiet:
                 raise
 
-    def folders(self, name):
+    def folders(self, name: str) -> list[str]:
         return sorted({os.path.join(root, CGROUP_PARENT, self.run, name) for root in self.roots.values()})
 
-    def create(self, name):
+    def create(self, name: str) -> list[str]:
         """Make the kernel's cgroup(s); returns the cgroup.procs files its first process joins."""
         if not self.version:
             return []
@@ -190,7 +193,7 @@ class Cgroups:
     def _memory_folder(self, name):
         return os.path.join(self.roots.get("memory", ""), CGROUP_PARENT, self.run, name)
 
-    def oom_killed(self, name):
+    def oom_killed(self, name: str) -> int:
         """How many processes of the kernel's cgroup the kernel's OOM killer ended (v2
         `memory.events` oom_kill, v1 `memory.oom_control` oom_kill): the proof that a death
         was the memory limit, not a crash."""
@@ -203,7 +206,7 @@ class Cgroups:
         except (OSError, ValueError):
             return 0
 
-    def hit_memory_limit(self, name):
+    def hit_memory_limit(self, name: str) -> bool:
         """The kernel reached its limit (killed there, or held at it by reclaim)."""
         if self.oom_killed(name):
             return True
@@ -220,7 +223,7 @@ class Cgroups:
         except (OSError, ValueError, IndexError):
             return False
 
-    def destroy(self, name):
+    def destroy(self, name: str) -> None:
         """Kill whatever is still in the kernel's cgroup, then remove it."""
         for folder in self.folders(name):
             self._destroy_folder(folder)
@@ -246,7 +249,7 @@ class Cgroups:
         except OSError:
             pass
 
-    def close(self):
+    def close(self) -> None:
         self._remove_run(self.run)
 
     def _remove_run(self, run):
@@ -280,16 +283,16 @@ class Cgroups:
 class Isolation:
     """What a run of kernels gets, decided once per run (reported in the grade summary)."""
 
-    def __init__(self, limits, sandbox=True):
+    def __init__(self, limits: Any, sandbox: bool = True) -> None:
         self.namespaces = bool(sandbox) and os.geteuid() == 0
         self.cgroups = Cgroups(limits.memory_bytes, limits.processes) if self.namespaces else None
         self.first_uid = fresh_uids() if self.namespaces else None
         self.limits = limits
 
-    def describe(self):
+    def describe(self) -> dict[str, str]:
         version = self.cgroups.version if self.cgroups else None
         memory = {2: "cgroup v2 memory.max", 1: "cgroup v1 memory.limit_in_bytes"}.get(
-            version, "rlimit RLIMIT_AS (address space; no usable memory cgroup)"
+            version or 0, "rlimit RLIMIT_AS (address space; no usable memory cgroup)"
         )
         return {
             "memory": f"{memory} = {self.limits.memory_bytes // 2**20} MB",
@@ -315,7 +318,7 @@ class Isolation:
             f"/var/tmp, /dev/shm together; {where}); {file_size}"
         )
 
-    def request(self, name, index):
+    def request(self, name: str, index: int) -> dict[str, Any]:
         """The sandbox part of a spawn request (plain data for the zygote)."""
         return {
             "namespaces": self.namespaces,
@@ -326,16 +329,16 @@ class Isolation:
             "code_folders": code_folders(),
         }
 
-    def release(self, name):
+    def release(self, name: str) -> None:
         if self.cgroups:
             self.cgroups.destroy(name)
 
-    def close(self):
+    def close(self) -> None:
         if self.cgroups:
             self.cgroups.close()
 
 
-def code_folders():
+def code_folders() -> list[str]:
     """What a kernel must be able to read: Python itself, the virtual environment, and the
     packages it imports from a checkout (normlab's `src/`, the `autograder/` package)."""
     import autograder
@@ -381,7 +384,7 @@ def _inside(path, folder):
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def build_root(libc, workdir, folders):
+def build_root(libc: ctypes.CDLL, workdir: str, folders: list[str]) -> None:
     """The kernel's whole file system, under NEW_ROOT: only what is listed here exists."""
     _mount(libc, "tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, b"mode=755,size=16m", "new root")
     new = NEW_ROOT.rstrip("/")
@@ -404,7 +407,7 @@ def build_root(libc, workdir, folders):
     os.makedirs(new + "/proc", exist_ok=True)
 
 
-def private_mount_namespace(libc):
+def private_mount_namespace(libc: ctypes.CDLL) -> None:
     """The zygote's own mount namespace, private (nothing propagates to the host's): the
     kernels' working folders are mounted there, the grader reaches them through
     /proc/<zygote>/root, and every one of them is gone when the zygote ends, however the
@@ -413,7 +416,7 @@ def private_mount_namespace(libc):
     _mount(libc, "none", "/", None, MS_REC | MS_PRIVATE, None, "zygote mounts private")
 
 
-def mount_working_folder(libc, workdir, disk, uid):
+def mount_working_folder(libc: ctypes.CDLL, workdir: str, disk: dict, uid: int | None) -> None:
     """In the zygote's namespace: a tmpfs over the kernel's (empty) working folder, bounded
     in bytes (`size`) and files (`nr_inodes`): every place the kernel can write is on it
     (`TEMP_FOLDERS` become its /tmp, /var/tmp, /dev/shm), so a write past either bound
@@ -428,12 +431,12 @@ def mount_working_folder(libc, workdir, disk, uid):
         os.chmod(path, 0o1777)  # like /tmp: anyone writes, only the owner removes
 
 
-def release_working_folder(libc, workdir):
+def release_working_folder(libc: ctypes.CDLL, workdir: str) -> None:
     """Unmount a kernel's working folder (its files go with it); one already gone is fine."""
     libc.umount2(workdir.encode(), MNT_DETACH)
 
 
-def enter_root(libc):
+def enter_root(libc: ctypes.CDLL) -> None:
     """In the new PID namespace: its own /proc, then make NEW_ROOT the root (the old one is
     detached: nothing outside the allow-list can be reached, even by path tricks)."""
     new = NEW_ROOT.rstrip("/")
@@ -508,7 +511,7 @@ def _namespace_init(kernel, kernel_status):
     os._exit(0)
 
 
-def fork_kernel(request):
+def fork_kernel(request: dict) -> list[str]:
     """Called in the zygote's forked child (root until the end): apply every defence and
     return in the process that becomes the kernel.  Returns notes on what applied."""
     libc = _libc()

@@ -3,12 +3,12 @@
 Plain nbgrader starts a new kernel for every notebook, and every kernel pays for
 `import torch` (~1.3 s of CPU here).  This process pays it once: it imports torch,
 normlab and ipykernel, takes the pristine snapshot the in-kernel guard restores
-from (autograder.harness), and then waits for requests on stdin.  Each request
+from (autograder.kernel.harness), and then waits for requests on stdin.  Each request
 forks a child that becomes an IPython kernel for exactly ONE submission and is
 killed afterwards, so no submission ever sees another one's state.  The zygote
 itself never runs student code.
 
-The child is sandboxed before it starts the kernel by `autograder.sandbox` (all the
+The child is sandboxed before it starts the kernel by `autograder.kernel.sandbox` (all the
 defences, and the hostile kinds each stops, are listed there).  It talks to the grader
 over ZMQ ipc sockets (unix sockets in its own folder, the one writable place it sees),
 which work across network namespaces.  The zygote dies with the grader
@@ -25,19 +25,23 @@ Protocol (JSON lines): stdin  {"workdir", "connection", "secret", "uid", "limits
                               when its folder could not be made), {"exited": pid, "status": str}
 """
 
+from __future__ import annotations
+
+import ctypes
 import json
 import os
 import select
 import signal
 import sys
+from typing import Any
 
-from autograder import sandbox
+from autograder.kernel import sandbox
 
 PRELOAD = ("torch", "numpy", "normlab", "normlab.checks")
 CONNECTION_FILE = ".kernel.json"
 
 
-def preload():
+def preload() -> list[str]:
     """Import everything a kernel needs before the first fork (the warm part)."""
     import importlib
 
@@ -59,13 +63,13 @@ def preload():
     import ipykernel.ipkernel  # noqa: F401
     import ipykernel.kernelapp  # noqa: F401  (IPython, zmq, tornado: the kernel's own imports)
 
-    from autograder import harness
+    from autograder.kernel import harness
 
     harness.take_snapshot()
     return loaded
 
 
-def prepare_folder(libc, request):
+def prepare_folder(libc: ctypes.CDLL, request: dict) -> None:
     """The kernel's working folder before the fork: its tmpfs (when asked) and the
     connection file (ipc sockets in the folder, the key the grader chose), readable by
     the kernel's uid only."""
@@ -79,7 +83,7 @@ def prepare_folder(libc, request):
         os.chown(os.path.join(workdir, CONNECTION_FILE), uid, uid)
 
 
-def child_main(request):
+def child_main(request: dict) -> None:
     """Runs in the forked child: sandbox, then serve one kernel until killed."""
     workdir = request["workdir"]
     log_fd = os.open(os.path.join(workdir, ".kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -110,7 +114,7 @@ def child_main(request):
         torch.set_num_threads(request.get("threads", 1))
         from ipykernel.kernelapp import IPKernelApp
 
-        from autograder import harness
+        from autograder.kernel import harness
 
         app = IPKernelApp.instance()
         app.initialize(
@@ -130,14 +134,14 @@ def child_main(request):
     os._exit(0)
 
 
-def describe(status):
+def describe(status: int) -> str:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         return f"killed by signal {sig} ({signal.Signals(sig).name})"
     return f"exited with code {os.WEXITSTATUS(status)}"
 
 
-def main():
+def main() -> None:
     libc = sandbox._libc()
     sandbox._die_with_parent(libc)  # the grader died: so do we, and our kernels with us
     if "--private-mounts" in sys.argv:
@@ -176,7 +180,7 @@ def main():
             out.flush()
 
 
-def spawn(libc, request):
+def spawn(libc: ctypes.CDLL, request: dict) -> dict[str, Any]:
     """Fork one kernel for `request`; the message for the grader."""
     try:
         prepare_folder(libc, request)
