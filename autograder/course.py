@@ -62,7 +62,7 @@ class Course:
     exercises: str = DEFAULT_EXERCISES
     db_url: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.root = os.path.abspath(self.root)
         self.exercises = os.path.abspath(self.exercises)
         if os.path.exists(self.root) and not os.path.isdir(self.root):

@@ -81,7 +81,7 @@ class _Opaque:
     def __init__(self, type_name: str) -> None:
         self.type_name = type_name
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<a {self.type_name}>"
 
 
