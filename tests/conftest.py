@@ -8,7 +8,7 @@ worker (a session fixture is per worker under xdist):
 
 * the tests using ``lab``: one JupyterLab server (plus its chromium);
 * tests/autograder: one released nbgrader course (``released_course``);
-* tests/exercises: one course per assignment (its own conftest groups them).
+* tests/exercises: one course per assignment (the tests parametrized by ``assignment``).
 
 tests/browser is not grouped: its session fixtures, a chromium and an http server, take a
 second or two, so each worker starting its own costs less than 135 tests queued on one.
@@ -70,8 +70,10 @@ GROUP_OF_FIXTURE = {"lab": "jupyterlab"}
 NBGRADER_FIXTURES = {"released", "graded", "released_course", "fresh_course"}
 
 
-@pytest.hookimpl(trylast=True)  # after the folder conftests have added their groups
+@pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(items):
+    """Marks and groups before every other implementation (xdist's worker reads the groups
+    in its own), the order after them all."""
     for item in items:
         parts = Path(str(item.fspath)).relative_to(TESTS).parts
         folder = parts[0] if len(parts) > 1 else None
@@ -85,9 +87,30 @@ def pytest_collection_modifyitems(items):
             group = GROUP_OF_FOLDER.get(folder) or next(
                 (g for fixture, g in GROUP_OF_FIXTURE.items() if fixture in item.fixturenames), None
             )
+            if folder == "exercises" and group is None:  # one course per assignment (tests/exercises/conftest.py)
+                group = getattr(getattr(item, "callspec", None), "params", {}).get("assignment")
             if group:
                 item.add_marker(pytest.mark.xdist_group(group))
+    result = yield
+    if items and items[0].config.getvalue("loadgroup"):  # an xdist worker under --dist loadgroup
+        for item in items:
+            name_groups_in_node_id(item)
     items[:] = longest_first(items)
+    return result
+
+
+def name_groups_in_node_id(item) -> None:
+    """Put the item's xdist_group into its node id (``<id>@<group>``), where xdist's worker
+    meant to: pytest 9 derives ``nodeid`` from ``item._id``, so xdist 3.8's assignment to
+    ``item._nodeid`` has no effect, and without the suffix the controller schedules every
+    test on its own: each worker built its own JupyterLab server, released course and
+    autograde of every assignment. A no-op once xdist's own suffix is in the node id."""
+    group = group_of(item)
+    if group is None or item.nodeid.endswith(f"@{group}"):
+        return
+    from _pytest.nodeid import NodeId
+
+    item._id = NodeId.parse(f"{item.nodeid}@{group}")
 
 
 def group_of(item) -> str | None:
