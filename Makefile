@@ -15,8 +15,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
-# Two workers; tests sharing an expensive session fixture share a worker (tests/conftest.py).
-PYTEST_PARALLEL ?= -n 2 --dist loadgroup
+# Two workers; tests sharing an expensive session fixture share a worker, and the longest
+# work starts first (tests/conftest.py: longest_first; xdist would otherwise reorder it).
+PYTEST_PARALLEL ?= -n 2 --dist loadgroup --no-loadscope-reorder
 CHECK_TESTS := tests/unit tests/test_quiz.py tests/test_widgets.py tests/exercises/test_exercise_checks.py
 CHECK_MARKS := not browser and not jupyterlab and not slow and not nbgrader
 
@@ -71,7 +72,7 @@ redis:
 	command -v redis-server >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; }
 
 test: lint book chromium postgresql redis
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=10 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=15 $(PYTEST_ARGS)
 
 check: $(INSTALLED)
 	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) --durations=5 -m "$(CHECK_MARKS)" $(CHECK_TESTS) $(PYTEST_ARGS)

@@ -1,14 +1,17 @@
 """Suite-wide marks: what each test needs, and which tests share a worker under xdist.
 
 ``make check`` selects ``-m "not browser and not jupyterlab and not slow and not nbgrader"``; ``make test``
-runs everything with ``-n 2 --dist loadgroup``. Tests that share an expensive
+runs everything with ``-n 2 --dist loadgroup --no-loadscope-reorder``, in the order
+``longest_first`` gives. Tests that share an expensive
 session-scoped fixture get one ``xdist_group``, so that fixture is built once, on one
 worker (a session fixture is per worker under xdist):
 
-* tests/browser: one headless chromium and one http server for the built book;
-* tests/lab: one JupyterLab server (plus its chromium);
+* the tests using ``lab``: one JupyterLab server (plus its chromium);
 * tests/autograder: one released nbgrader course (``released_course``);
-* tests/exercises: one course per assignment (its own conftest groups them).
+* tests/exercises: one course per assignment (the tests parametrized by ``assignment``).
+
+tests/browser is not grouped: its session fixtures, a chromium and an http server, take a
+second or two, so each worker starting its own costs less than 135 tests queued on one.
 
 Marks are added here, by folder and by fixture, so a new test in those folders is
 grouped without remembering to.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -61,11 +65,15 @@ def browser():
         browser.close()
 
 
-GROUP_OF_FOLDER = {"browser": "browser", "lab": "jupyterlab", "autograder": "autograder"}
+GROUP_OF_FOLDER = {"autograder": "autograder"}
+GROUP_OF_FIXTURE = {"lab": "jupyterlab"}
 NBGRADER_FIXTURES = {"released", "graded", "released_course", "fresh_course"}
 
 
+@pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(items):
+    """Marks and groups before every other implementation (xdist's worker reads the groups
+    in its own), the order after them all."""
     for item in items:
         parts = Path(str(item.fspath)).relative_to(TESTS).parts
         folder = parts[0] if len(parts) > 1 else None
@@ -75,8 +83,56 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.jupyterlab)
         if folder == "autograder" or NBGRADER_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.nbgrader)
-        if folder in GROUP_OF_FOLDER and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(GROUP_OF_FOLDER[folder]))
+        if item.get_closest_marker("xdist_group") is None:
+            group = GROUP_OF_FOLDER.get(folder) or next(
+                (g for fixture, g in GROUP_OF_FIXTURE.items() if fixture in item.fixturenames), None
+            )
+            if folder == "exercises" and group is None:  # one course per assignment (tests/exercises/conftest.py)
+                group = getattr(getattr(item, "callspec", None), "params", {}).get("assignment")
+            if group:
+                item.add_marker(pytest.mark.xdist_group(group))
+    result = yield
+    if items and items[0].config.getvalue("loadgroup"):  # an xdist worker under --dist loadgroup
+        for item in items:
+            name_groups_in_node_id(item)
+    items[:] = longest_first(items)
+    return result
+
+
+def name_groups_in_node_id(item) -> None:
+    """Put the item's xdist_group into its node id (``<id>@<group>``), where xdist's worker
+    meant to: pytest 9 derives ``nodeid`` from ``item._id``, so xdist 3.8's assignment to
+    ``item._nodeid`` has no effect, and without the suffix the controller schedules every
+    test on its own: each worker built its own JupyterLab server, released course and
+    autograde of every assignment. A no-op once xdist's own suffix is in the node id."""
+    group = group_of(item)
+    if group is None or item.nodeid.endswith(f"@{group}"):
+        return
+    from _pytest.nodeid import NodeId
+
+    item._id = NodeId.parse(f"{item.nodeid}@{group}")
+
+
+def group_of(item) -> str | None:
+    marker = item.get_closest_marker("xdist_group")
+    return (marker.kwargs.get("name") or marker.args[0]) if marker else None
+
+
+def longest_first(items):
+    """The order xdist hands out work (``--no-loadscope-reorder`` keeps it): the claims
+    evaluations (minutes each, one process each) first, then the groups, largest first,
+    then the single tests as collected. Started last, a long test would run alone on one
+    worker while the other idles."""
+    sizes = Counter(group_of(item) for item in items)
+
+    def rank(item):
+        folder = Path(str(item.fspath)).relative_to(TESTS).parts[0]
+        if folder == "claims" and item.get_closest_marker("slow"):
+            return (0, 0)
+        group = group_of(item)
+        return (1, -sizes[group]) if group else (2, 0)
+
+    return sorted(items, key=rank)  # stable: a group's tests stay in their order
 
 
 @pytest.hookimpl(hookwrapper=True)

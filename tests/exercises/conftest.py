@@ -2,9 +2,9 @@
 
 Grading is the slow part (one kernel per submission, ~3-10 s each), so each assignment's
 solution, untouched release and wrong submissions are graded in one batch per course
-directory and shared by every test of that assignment. Tests are marked with an
-``xdist_group`` per assignment, so ``pytest -n 2 --dist loadgroup`` grades two
-assignments at once without grading any twice.
+directory and shared by every test of that assignment. tests/conftest.py gives the tests
+of each assignment (parametrized by ``assignment``) an ``xdist_group``, so
+``pytest -n 2 --dist loadgroup`` grades two assignments at once without grading any twice.
 """
 
 from __future__ import annotations
@@ -79,11 +79,3 @@ def graded(released):
         return _graded[assignment]
 
     return get
-
-
-def pytest_collection_modifyitems(items):
-    """Group each assignment's tests for xdist, so that one worker grades it."""
-    for item in items:
-        assignment = getattr(getattr(item, "callspec", None), "params", {}).get("assignment")
-        if assignment is not None and Path(str(item.fspath)).parent == Path(__file__).parent:
-            item.add_marker(pytest.mark.xdist_group(assignment))

@@ -18,7 +18,6 @@ import copy
 import os
 import re
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,17 +200,6 @@ class Course:
                 )
                 for g in notebook.grades
             }
-
-    def validate(self, path: Path) -> subprocess.CompletedProcess:
-        """nbgrader validate (its CLI, as an instructor would run it)."""
-        return subprocess.run(
-            [sys.executable, "-m", "nbgrader", "validate", str(path)],
-            cwd=self.root,
-            env=venv_environment(),
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
 
 
 def _cell_text(cell) -> tuple[str, str]:

@@ -33,6 +33,7 @@ def test_untouched_release_scores_zero(graded, assignment):
         assert g.results[RELEASE][grade_id].score == 0
 
 
+@pytest.mark.xdist_group("design_review")  # the worker that grades design_review (tests/conftest.py)
 def test_written_answers_wait_for_the_instructor(graded):
     g = graded("design_review")
     for grade_id, points in written_cells(g.source).items():

@@ -145,13 +145,52 @@ CH9 = "book/09-training-deep-stacks.md"
 MEASUREMENTS = "book/measurements.md"
 
 
+# --- one measurement of one seed, shared by every claim and table that needs it --------------
+# Several ensembles below contain the same single-seed measurement: chapter 4's profiles are
+# the measurements page's "correlated tokens" setting, chapter 5's depths 6, 12 and 24 are in
+# the depth sweep's Xavier setting, and the post-norm, pre-norm and DeepNorm rows of chapter 9's
+# initialisations are the amplification sweep's at depths 2 to 16. Each is computed once per
+# process (same function, arguments and seed: the same number, to the last bit).
+
+
+@functools.cache
+def _layer_gradients(placement: str, n_layers: int, setting, seed: int) -> np.ndarray:
+    from .experiments import layer_gradients
+
+    return layer_gradients(placement, n_layers, setting, seed)
+
+
+@functools.cache
+def _last_gradient(placement: str, depth: int, setting, seed: int) -> float:
+    from .experiments import last_layer_gradient_vs_depth
+
+    return float(last_layer_gradient_vs_depth(placement, (depth,), setting, [seed])[0])
+
+
+def _last_gradient_curve(placement: str, depths, setting, seed: int) -> np.ndarray:
+    """last_layer_gradient_vs_depth(placement, depths, setting, [seed]), one depth at a time."""
+    return np.array([_last_gradient(placement, depth, setting, seed) for depth in depths])
+
+
+@functools.cache
+def _output_change(init: str, n_layers: int, seed: int) -> float:
+    """The relative output change under 1 % weight noise (Setting()): deepstacks.init_output_change,
+    which for "post", "pre" and "deepnorm" is experiments.output_change of that placement."""
+    from .deepstacks import INITS, init_output_change
+    from .experiments import Setting, output_change
+
+    if init in INITS:
+        return float(init_output_change(init, n_layers, Setting(), 0.01, seed))
+    return float(output_change(init, n_layers, Setting(), 0.01, seed))
+
+
 @functools.lru_cache(maxsize=4)  # a chapter's table and its claim read the same runs
 def gradient_profiles(placement: str) -> np.ndarray:
     """||dL/dW2|| of each block of a 12-block stack at initialisation, one row per seed,
     (seeds, blocks), in chapter 4's setting (studies.experiments.GRADIENT_SETTING)."""
-    from .experiments import GRADIENT_SETTING, layer_gradients
+    from .experiments import GRADIENT_SETTING
 
-    return np.array([layer_gradients(placement, 12, GRADIENT_SETTING, seed) for seed in INIT_SEEDS])
+    return np.array([_layer_gradients(placement, 12, GRADIENT_SETTING, seed) for seed in INIT_SEEDS])
 
 
 def profile_ratios(placement: str) -> np.ndarray:
@@ -207,11 +246,11 @@ THEOREM1_DEPTHS = (6, 12, 24)
 def last_gradient_slopes(placement: str) -> np.ndarray:
     """Per seed: log-log slope of the last block's ||dL/dW2|| against depth (6, 12, 24 blocks,
     Xavier initialisation, studies.experiments.Setting()), (seeds,)."""
-    from .experiments import Setting, last_layer_gradient_vs_depth, loglog_slope
+    from .experiments import Setting, loglog_slope
 
     return np.array(
         [
-            loglog_slope(THEOREM1_DEPTHS, last_layer_gradient_vs_depth(placement, THEOREM1_DEPTHS, Setting(), [seed]))
+            loglog_slope(THEOREM1_DEPTHS, _last_gradient_curve(placement, THEOREM1_DEPTHS, Setting(), seed))
             for seed in INIT_SEEDS
         ]
     )
@@ -336,14 +375,10 @@ claim(
 def init_output_changes() -> dict[str, np.ndarray]:
     """Chapter 6's amplification measurement (every weight perturbed by 1 % of its standard
     deviation, relative output change) for each of studies.deepstacks.INITS, (seeds, depths)."""
-    from .deepstacks import INITS, init_output_change
-    from .experiments import Setting
+    from .deepstacks import INITS
 
     return {
-        init: np.array(
-            [[init_output_change(init, n, Setting(), 0.01, seed) for n in INIT_DEPTHS] for seed in INIT_SEEDS]
-        )
-        for init in INITS
+        init: np.array([[_output_change(init, n, seed) for n in INIT_DEPTHS] for seed in INIT_SEEDS]) for init in INITS
     }
 
 
@@ -405,7 +440,7 @@ def profile_sweep() -> dict[str, dict[str, np.ndarray]]:
     against relative block position, 12 blocks), (seeds,); and the mean profile, (blocks,)."""
     from dataclasses import replace
 
-    from .experiments import GRADIENT_SETTING, PAPER_SETTING, Setting, layer_gradients, profile_slope
+    from .experiments import GRADIENT_SETTING, PAPER_SETTING, Setting, profile_slope
 
     settings = {
         "paper's analysis setting, independent tokens": PAPER_SETTING,
@@ -417,7 +452,7 @@ def profile_sweep() -> dict[str, dict[str, np.ndarray]]:
     }
     sweep: dict[str, dict[str, Any]] = {}
     for name, setting in settings.items():
-        runs = {p: np.array([layer_gradients(p, 12, setting, seed) for seed in INIT_SEEDS]) for p in ("post", "pre")}
+        runs = {p: np.array([_layer_gradients(p, 12, setting, seed) for seed in INIT_SEEDS]) for p in ("post", "pre")}
         sweep[name] = {"setting": setting}
         for p, r in runs.items():
             sweep[name] |= {f"{p} slopes": np.array([profile_slope(g) for g in r]), f"{p} profile": r.mean(axis=0)}
@@ -485,7 +520,7 @@ def depth_sweep() -> dict[str, dict]:
     """Section 2: per setting, its depths and, per placement, the last block's ||dL/dW2|| of
     each seed at each depth ("post curves", (seeds, depths)) and each seed's log-log slope
     against depth ("post", (seeds,)); likewise for pre-norm."""
-    from .experiments import PAPER_SETTING, Setting, last_layer_gradient_vs_depth, loglog_slope
+    from .experiments import PAPER_SETTING, Setting, loglog_slope
 
     settings = {
         "Xavier init, independent tokens": (Setting(), (6, 8, 12, 16, 24)),
@@ -496,7 +531,7 @@ def depth_sweep() -> dict[str, dict]:
     for name, (setting, depths) in settings.items():
         sweep[name] = {"setting": setting, "depths": depths}
         for p in ("post", "pre"):
-            curves = np.array([last_layer_gradient_vs_depth(p, depths, setting, [seed]) for seed in INIT_SEEDS])
+            curves = np.array([_last_gradient_curve(p, depths, setting, seed) for seed in INIT_SEEDS])
             sweep[name] |= {f"{p} curves": curves, p: np.array([loglog_slope(depths, c) for c in curves])}
     return sweep
 
@@ -606,10 +641,8 @@ claim(
 def amplification() -> dict[str, np.ndarray]:
     """Section 5: per placement, the relative output change under 1 % weight noise for depths
     AMPLIFICATION_DEPTHS, one row per seed (seeds, depths)."""
-    from .experiments import Setting, output_change_vs_depth
-
     return {
-        p: np.array([output_change_vs_depth(p, AMPLIFICATION_DEPTHS, Setting(), 0.01, [seed]) for seed in INIT_SEEDS])
+        p: np.array([[_output_change(p, n, seed) for n in AMPLIFICATION_DEPTHS] for seed in INIT_SEEDS])
         for p in ("post", "pre", "sandwich", "deepnorm")
     }
 
