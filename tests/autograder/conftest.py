@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from _pytest.nodeid import NodeId  # pytest 9's node id (see pytest_collection_modifyitems)
 from autograder_helpers import (
     ASSIGNMENTS,
     EXERCISES,
@@ -38,25 +37,13 @@ CLASS_FILES = {"test_end_to_end.py", "test_distributed.py"}
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Group this folder's tests so that --dist loadgroup keeps each group on one worker.
-
-    pytest-xdist 3.8 groups by a "@<group>" suffix it writes to `item._nodeid`, but pytest 9
-    reads a node's id from `item._id` (_pytest/nodes.py: `nodeid` returns `str(self._id)`),
-    so the suffix is lost and every xdist_group mark is ignored: the baseline ran this
-    folder's tests on both workers, each worker building every module fixture (its basetemp
-    holds e2e0, hostile0, memory0, admin0... under popen-gw0 AND popen-gw1, and the
-    end-to-end and distributed classes took four ~185 s setups).  So the suffix is put
-    where pytest 9 reads it, for this folder's tests, before xdist's own hook runs."""
+    """This folder's two xdist groups: the end-to-end class's files, and the rest
+    (tests/conftest.py writes the groups where pytest 9's xdist worker reads them)."""
     here = Path(__file__).parent
     for item in items:
         path = Path(str(item.fspath))
-        if here not in path.parents:
-            continue
-        if item.get_closest_marker("xdist_group") is None:
+        if here in path.parents and item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group("autograder-class" if path.name in CLASS_FILES else "autograder"))
-        if config.getvalue("loadgroup") and "@" not in item.nodeid:
-            group = item.get_closest_marker("xdist_group").args[0]
-            item._id = NodeId.parse(f"{item.nodeid}@{group}")
 
 
 @pytest.fixture(scope="session")
