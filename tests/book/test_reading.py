@@ -4,12 +4,16 @@ Checked from the chapters' markdown, so these tests need no built book:
 
 - no code cell a reader sees (one not tagged remove-input, hide-input, remove-cell,
   hide-cell or quiz) holds build plumbing: a ``glue()`` call, an ``assert``, a bare
-  claim check, ``# noqa`` or ``torch.set_num_threads``; and none only prints.
+  claim check, ``# noqa`` or ``torch.set_num_threads``; and none only prints;
+- no cross-reference without its own text (`` {ref}`label` ``, `` {doc}`page` ``) stands
+  mid-sentence, where the target's capitalised title would be pasted into the sentence
+  ("; The paper's claims next to our measurements has the sweep.").
 """
 
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from pathlib import Path
 
@@ -110,4 +114,91 @@ def test_no_shown_cell_is_plumbing(path):
         "code cells a reader sees that only glue, assert, check claims or print, or carry "
         "noqa / set_num_threads: tag them remove-input (or move the lines into a remove-input "
         "cell, or into normlab):\n" + "\n".join(found)
+    )
+
+
+XREF = re.compile(r"\{(ref|doc)\}`([^`<]+)`")  # no explicit text: renders the target's title
+
+
+def starts_a_sentence(before: str) -> bool:
+    """Whether text placed after ``before`` begins a sentence, a list item, a table cell or a
+    parenthesis (where a title may stand as it is)."""
+    if not before.strip() or re.search(r"\n[ \t]*\n[ \t]*$", before):
+        return True  # a paragraph starts here
+    if re.search(r"(^|\n)[ \t]*([-*+]|\d+\.)[ \t]+$", before):
+        return True  # a list item starts here
+    return before.rstrip()[-1] in ".!?:|("
+
+
+CODE_FENCES = ("{code-cell}", "{literalinclude}", "{code-block}", "{code}")
+
+
+def without_code(text: str) -> str:
+    """The text with code (cells, literal blocks) blanked out line by line; directives such
+    as admonitions keep their prose."""
+    lines, out, open_directives, in_code = text.split("\n"), [], 0, False
+    for line in lines:
+        fence = line.strip().startswith("```")
+        if in_code:
+            in_code = not (fence and line.strip() == "```")
+            out.append("")
+            continue
+        if fence:
+            info = line.strip()[3:].strip()
+            if info.startswith("{") and not info.startswith(CODE_FENCES):
+                open_directives += 1
+            elif not info and open_directives:
+                open_directives -= 1
+            else:
+                in_code = True
+            out.append("")
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
+def titles_mid_sentence(text: str) -> list[str]:
+    prose = without_code(text)
+    prose = re.sub(r"``.+?``", "code", prose)  # a role written out as code, not used
+    return [
+        f"line {prose[: m.start()].count(chr(10)) + 1}: {m.group(0)}"
+        for m in XREF.finditer(prose)
+        if not starts_a_sentence(prose[: m.start()])
+    ]
+
+
+def test_the_cross_reference_check_finds_a_title_pasted_mid_sentence():
+    assert titles_mid_sentence("the setting (inputs, loss); {doc}`measurements` has the sweep.")
+    assert titles_mid_sentence("starts here, and\n{ref}`curse-of-depth` measures it.")
+    assert not titles_mid_sentence("loss); the {doc}`measurements page <measurements>` has it.")
+    assert not titles_mid_sentence("Done.\n{doc}`measurements` has the sweep.")
+    assert not titles_mid_sentence("Intro\n\n{ref}`curse-of-depth` measures it.")
+    assert not titles_mid_sentence("| chapter | what |\n|---|---|\n| {doc}`book/00-preface` | x |")
+    assert not titles_mid_sentence("- {doc}`glossary`\n- {doc}`bibliography`")
+
+
+@pytest.mark.parametrize("path", sorted(BOOK.glob("*.md")), ids=lambda p: p.name)
+def test_no_cross_reference_title_is_pasted_mid_sentence(path):
+    found = titles_mid_sentence(path.read_text(encoding="utf-8"))
+    assert not found, (
+        "a cross-reference without its own text renders its target's capitalised title "
+        "inside a sentence; give it text, e.g. {doc}`the measurements page <measurements>`:\n" + "\n".join(found)
+    )
+
+
+def test_chapter_10_says_why_its_demo_and_its_table_report_different_entropies():
+    """The demo draws shorter sequences than the table above it, so its entropies are
+    smaller (at most ln n nats for n tokens); the page must say so next to the demo."""
+    from normlab.demos import attention_logits
+    from normlab.studies.logits import entropy_vs_qk_scale
+
+    table_seq = inspect.signature(entropy_vs_qk_scale).parameters["seq"].default
+    if attention_logits.SEQ == table_seq:
+        return
+    text = (BOOK / "10-beyond-placement.md").read_text(encoding="utf-8")
+    demo = text.index("attention_logits.demo()")
+    after = re.sub(r"\s+", " ", without_code(text[demo:])[:2500])
+    assert "sequences are shorter" in after and f"ln {table_seq}" in after.replace("\\", ""), (
+        "chapter 10's demo uses shorter sequences than its table and the page does not say why "
+        "its entropies are smaller"
     )
