@@ -202,3 +202,29 @@ def test_chapter_10_says_why_its_demo_and_its_table_report_different_entropies()
         "chapter 10's demo uses shorter sequences than its table and the page does not say why "
         "its entropies are smaller"
     )
+
+
+def test_each_placement_has_a_static_wiring_figure_where_it_is_defined():
+    for name, placements in (("03-sublayers", ("post", "pre")), ("04-post-norm", ("post",)), ("05-pre-norm", ("pre",))):
+        text = (BOOK / f"{name}.md").read_text(encoding="utf-8")
+        for placement in placements:
+            assert f'wiring_figure("{placement}")' in text, f"{name} draws no {placement}-norm wiring figure"
+
+
+def test_material_off_the_books_topic_is_marked_optional():
+    optional = {
+        "01-at-a-glance": ("Pre-training, then fine-tuning", "Why one architecture does almost everything"),
+        "02-attention-cost": (
+            "Inference and the KV cache",
+            "Two ways to read a very long paper",
+            'A short map of efficient "X-formers"',
+            "The critique of the core limitation",
+        ),
+    }
+    for name, headings in optional.items():
+        text = (BOOK / f"{name}.md").read_text(encoding="utf-8")
+        for heading in headings:
+            assert f"## {heading} (optional)\n" in text, f"{name}: '{heading}' is not marked optional"
+    ch2 = (BOOK / "02-attention-cost.md").read_text(encoding="utf-8")
+    required = ch2[: ch2.index("(optional)\n")]
+    assert "## Scaled dot-product attention" in required and "## What it costs" in required
