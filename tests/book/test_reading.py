@@ -228,3 +228,37 @@ def test_material_off_the_books_topic_is_marked_optional():
     ch2 = (BOOK / "02-attention-cost.md").read_text(encoding="utf-8")
     required = ch2[: ch2.index("(optional)\n")]
     assert "## Scaled dot-product attention" in required and "## What it costs" in required
+
+
+def glossary_terms() -> set[str]:
+    """Every term of the glossary (aliases included: each line that starts an entry)."""
+    body = (BOOK / "glossary.md").read_text(encoding="utf-8").split("```{glossary}", 1)[1].split("\n```", 1)[0]
+    return {line.strip() for line in body.splitlines() if line.strip() and not line.startswith(" ")}
+
+
+def test_the_terms_a_learner_met_undefined_are_glossary_entries():
+    """Issue 26 found these used before any explanation. As glossary entries, the audit's
+    reading-order test (tests/book/test_audit.py, add 9) fails when a page uses one in
+    prose before its first {term} link."""
+    missing = {
+        "Theorem 1",
+        "sandwich norm",
+        "res-post-norm",
+        "DeepNorm",
+        "LayerNorm",
+        "SwiGLU",
+        "RoPE",
+        "grouped-query attention",
+        "scaled cosine attention",
+        "spectral norm",
+    } - glossary_terms()
+    assert not missing, f"not in the glossary: {sorted(missing)}"
+
+
+def test_chapter_3_defines_layernorm_before_the_block_counts_its_parameters():
+    text = (BOOK / "03-sublayers.md").read_text(encoding="utf-8")
+    definition = text.index("(layernorm-defined)=")
+    assert definition < text.index("## The block as a function") < text.index("(layernorm-not-batchnorm)=")
+    section = text[definition : text.index("## The two core functions do different jobs")]
+    for needed in (r"\gamma", r"\beta", r"\sigma^2", "last axis", "nn.LayerNorm", "x = (1, 2, 3, 6)"):
+        assert needed in section, f"chapter 3's LayerNorm section lacks {needed!r}"
