@@ -205,10 +205,17 @@ def test_chapter_10_says_why_its_demo_and_its_table_report_different_entropies()
 
 
 def test_each_placement_has_a_static_wiring_figure_where_it_is_defined():
-    for name, placements in (("03-sublayers", ("post", "pre")), ("04-post-norm", ("post",)), ("05-pre-norm", ("pre",))):
+    for name, placements in (
+        ("03-sublayers", ("post", "pre")),
+        ("04-post-norm", ("post",)),
+        ("05-pre-norm", ("pre",)),
+        ("06-variants", ("sandwich", "res-post", "deepnorm", "parallel")),
+    ):
         text = (BOOK / f"{name}.md").read_text(encoding="utf-8")
         for placement in placements:
-            assert f'wiring_figure("{placement}")' in text, f"{name} draws no {placement}-norm wiring figure"
+            assert f'wiring_figure("{placement}")' in text or f'("{placement}", "' in text, (
+                f"{name} draws no {placement} wiring figure"
+            )
 
 
 def test_material_off_the_books_topic_is_marked_optional():
