@@ -112,7 +112,7 @@ def test_no_shown_cell_is_plumbing(path):
     found = shown_plumbing([path])
     assert not found, (
         "code cells a reader sees that only glue, assert, check claims or print, or carry "
-        "noqa / set_num_threads: tag them remove-input (or move the lines into a remove-input "
+        "noqa / set_num_threads: tag them remove-input (or move the lines into a remove-cell "
         "cell, or into normlab):\n" + "\n".join(found)
     )
 
