@@ -87,10 +87,12 @@ def test_item2_warmup_is_attributed_to_its_sources():
         text = prose(name)
         assert "Xiong et al. argue that this is what" not in text, name
         assert "the early, large Adam steps no longer derail" not in text, name
-        assert near(text, "Adam", "{cite}`liu2020variance`"), f"{name}: the Adam explanation cites RAdam"
-    ch4 = prose("04-post-norm")
-    assert near(ch4, "SGD", "§3.2") and "RAdam" in ch4
-    assert "without warm-up {cite}`liu2020variance`" in ch4
+        # issue 26: the story is told once, in the deep-stacks chapter, and pointed to from here
+        assert near(text, "Adam", "<warm-up-in-practice>`"), f"{name}: the Adam explanation is referenced"
+    ch9 = prose("09-training-deep-stacks")
+    assert near(ch9, "Adam", "{cite}`liu2020variance`"), "the Adam explanation cites RAdam"
+    assert near(ch9, "SGD", "§3.2") and "RAdam" in ch9
+    assert near(ch9, "RAdam", "without warm-up", window=200)
     explain = next(c for c in question("04-post-norm", "post-norm-warmup").choices if c.correct).explain
     assert "Adam's early full-size steps" not in explain
     assert "Liu et al." in explain and "SGD" in explain and "RAdam" in explain
@@ -144,7 +146,7 @@ OLD_SANDWICH_BOUNDS = re.compile(
 
 
 def test_item4_no_page_or_quiz_says_sandwich_norm_bounds_what_the_stream_gets():
-    """The quiz key's explanation, the glossary and chapter 11 said it too (issue 11 leftover 1)."""
+    """The quiz key's explanation, the glossary and the language-model chapter said it (issue 11 leftover 1)."""
     texts = {f"book/{p.name}": re.sub(r"\s+", " ", p.read_text(encoding="utf-8")) for p in BOOK.glob("*.md")}
     texts |= {f"quiz bank {p.stem}": bank_text(p.stem) for p in (BOOK / "quizzes").glob("*.yml")}
     found = {where: m.group(0) for where, text in texts.items() if (m := OLD_SANDWICH_BOUNDS.search(text))}
@@ -198,8 +200,9 @@ def test_item9_d2l_is_described_correctly_and_the_comparison_exists():
     for key in ("zhang2023dive", "rush2018annotated", "xiao2025foundations"):
         assert near(prose("05-pre-norm"), "Three popular sources", key, window=1500), key
     assert "§11.8" in ch5
-    for name in ("00-preface", "01-at-a-glance", "03-sublayers"):
-        assert "{ref}`sources-compared`" in source(name), f"{name} points at the comparison"
+    for name in ("00-preface", "04-post-norm"):  # issue 26: chapters 1 and 3 no longer repeat the note
+        text = source(name)
+        assert "{ref}`sources-compared`" in text or "<sources-compared>`" in text, f"{name} points at the comparison"
     page = page_text("05-pre-norm")
     assert "Three popular sources, side by side" in page
 
@@ -372,7 +375,8 @@ def test_leftover2_cited_papers_have_their_checked_arxiv_id_venue_and_year(key):
 
 
 # --- issue 22: the audit of 2026-12-06 (book/references/facts.md, section 9) -------------------
-# M1, M3, L7 and L8 (chapters 9 and 11's seed ensembles) are tested with those chapters.
+# M1, M3, L7 and L8 (the seed ensembles of the deep-stacks and language-model chapters) are tested
+# with those chapters.
 
 
 def all_chapters_and_banks() -> dict[str, str]:
@@ -457,8 +461,12 @@ ANNOTATED_TRAP = re.compile(
 def test_l5_annotated_transformer_states_its_simplification():
     found = {w: m.group(0) for w, t in all_chapters_and_banks().items() if (m := ANNOTATED_TRAP.search(t))}
     assert not found, f"the Annotated Transformer presented as a hidden trap: {found}"
-    for name in ("00-preface", "01-at-a-glance", "03-sublayers", "04-post-norm", "05-pre-norm"):
+    # issue 26: said once, in the preface (and in chapter 5's comparison); others point there
+    for name in ("00-preface", "05-pre-norm"):
         assert near(prose(name), "SublayerConnection", "for code simplicity", window=300), name
+    for name, text in all_chapters_and_banks().items():
+        if "Annotated Transformer" in text and name not in ("00-preface", "05-pre-norm", "bibliography"):
+            assert "for code simplicity" not in text or "sources-compared" in text, name
 
 
 def test_l6_only_the_identity_term_reaches_x_unchanged():

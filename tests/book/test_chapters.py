@@ -82,7 +82,7 @@ CHAPTERS = [
             "debugging-spec-shape",
         ),
     ),
-    Chapter("08-exercises"),
+    Chapter("appendix-graded-notebooks"),
     Chapter("appendix-instructors", demo=False, table=False),  # prose about a command line
 ]
 IDS = [c.name for c in CHAPTERS]
@@ -385,11 +385,11 @@ def test_debugging_chapter_has_its_five_case_studies():
         assert html.count(part) >= 4, part
 
 
-# --- chapter 8's downloads -------------------------------------------------------------------
+# --- the graded notebooks' downloads (appendix) ------------------------------------------
 
 
 def test_exercise_downloads_are_the_student_versions():
-    html = built_page(next(c for c in CHAPTERS if c.name == "08-exercises"))
+    html = built_page(next(c for c in CHAPTERS if c.name == "appendix-graded-notebooks"))
     links = re.findall(r'href="\.\./(_downloads/[0-9a-f]+/([a-z_]+)\.ipynb)"', html)
     exercises = sorted(p.parent.name for p in (ROOT / "exercises").glob("*/*.ipynb"))
     assert sorted(name for _, name in links) == exercises, "one download per exercise notebook"

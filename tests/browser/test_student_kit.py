@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
-CHAPTER = SITE / "book" / "08-exercises.html"
+CHAPTER = SITE / "book" / "appendix-graded-notebooks.html"
 
 
 def kit_from_the_chapter() -> Path:

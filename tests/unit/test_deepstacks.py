@@ -1,4 +1,4 @@
-"""normlab.studies.deepstacks: Lemma 3 and the depth-aware initialisations of chapter 9."""
+"""normlab.studies.deepstacks: Lemma 3 and the depth-aware initialisations of the deep-stacks chapter."""
 
 import math
 

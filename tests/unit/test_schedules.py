@@ -1,4 +1,4 @@
-"""normlab.studies.schedules: the learning-rate schedules chapter 9 plots."""
+"""normlab.studies.schedules: the learning-rate schedules the deep-stacks chapter plots."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""normlab.book.student_notebooks: chapter 8's student notebooks are the release, never a leak.
+"""normlab.book.student_notebooks: the graded notebooks' student versions are the release, never a leak.
 
 The release itself (nbgrader through the autograder) is faked here, so these tests are
 fast; tests/book/test_chapters.py checks the real downloads of the built book."""

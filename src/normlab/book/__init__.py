@@ -8,14 +8,14 @@ each part below, in this order:
   student kit;
 - :mod:`.quiz_directive`: the ``{quiz}`` directive (banks in ``book/quizzes/``) and its
   checker ``static/normlab-quiz.js``;
-- :mod:`.student_notebooks`: chapter 8's student notebooks, released by the autograder;
+- :mod:`.student_notebooks`: the graded notebooks' student versions, released by the autograder;
 - :mod:`.demo_assets`: the demos' page script and style (``normlab/demos/static/``).
 
 Beside it: :mod:`.build` (``python -m normlab.book.build``, what ``make book`` runs),
 :mod:`.assets` (``python -m normlab.book.assets``, the vendored web assets),
 :mod:`.contents` (JupyterLab's contents manager that opens chapters as notebooks),
-:mod:`.student_kit`, :mod:`.exercises` (chapter 8's exercise summary and check feedback)
-and :mod:`.diagrams` (chapter 10's drawings). ``static/`` holds the pages' own scripts
+:mod:`.student_kit`, :mod:`.exercises` (the graded notebooks' exercise summary and check feedback)
+and :mod:`.diagrams` (the drawings of the chapters). ``static/`` holds the pages' own scripts
 and styles.
 
 Importing this package imports nothing else: ``python -m normlab.book.build`` starts

@@ -4,6 +4,7 @@ TIMELINE                 (year, what happened, bibliography key), in order
 timeline_figure()        the timeline as a matplotlib Figure
 ARCHITECTURES            the sub-layers of each architecture, bottom to top
 architecture_figure()    encoder-decoder (post-norm, 2017) and decoder-only (pre-norm)
+wiring_figure(placement) one sub-layer of a placement, as the wiring explorer draws it, and its alt text
 """
 
 from __future__ import annotations
@@ -14,6 +15,16 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from ..page.widgets import min_font_pt
+
+
+def wiring_figure(placement: str) -> tuple[Figure, str]:
+    """One sub-layer of ``placement`` (its branch, the add and the identity path) drawn as
+    chapter 1's wiring explorer draws it, with the figure's alt text: the static figure of
+    the chapter where the placement is defined."""
+    from ..demos import wiring
+
+    return wiring.draw(placement), wiring.alt_text(placement)
+
 
 TIMELINE = [
     (2016, "pre-activation ResNets: identity path never normalised", "he2016identity"),

@@ -1,5 +1,5 @@
 """The graded notebooks as the book presents them: the points of each notebook, and what
-a visible check says about an answer (chapter 8 shows both)."""
+a visible check says about an answer (the appendix on the graded notebooks shows both)."""
 
 from __future__ import annotations
 

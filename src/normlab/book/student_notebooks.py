@@ -1,4 +1,5 @@
-"""Sphinx extension: the student versions of the graded notebooks, for chapter 8's downloads.
+"""Sphinx extension: the student versions of the graded notebooks, for the downloads of the
+appendix on the graded notebooks.
 
 When the build starts it runs the instructors' own release command,
 
@@ -6,7 +7,7 @@ When the build starts it runs the instructors' own release command,
 
 (nbgrader ``generate_assignment``: solutions and hidden tests removed, cells locked) and
 copies each student notebook to ``_build/student-notebooks/<notebook>.ipynb``, which
-``book/08-exercises.md`` links with the ``{download}`` role. The release runs again only
+``book/appendix-graded-notebooks.md`` links with the ``{download}`` role. The release runs again only
 when something under ``exercises/`` changed (a content hash is kept next to the files).
 As a last line of defence, a student notebook that still contains a solution or hidden
 test marker stops the build.
