@@ -22,6 +22,9 @@ NEW_CHAPTERS = [
     Chapter("09-training-deep-stacks", scenario_ids=("deep-stacks-warmup-practice",)),
     Chapter("10-beyond-placement", scenario_ids=("beyond-qk-norm",)),
     Chapter("11-small-language-model", scenario_ids=("small-lm-post-deep",)),
+    Chapter("optimiser-and-depth", demo=False),
+    Chapter("stream-at-scale"),
+    Chapter("post-norm-revisited"),
 ]
 IDS = [c.name for c in NEW_CHAPTERS]
 

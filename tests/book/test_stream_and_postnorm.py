@@ -22,21 +22,7 @@ from normlab.studies import claims, scale
 
 CHAPTERS = [base.Chapter("stream-at-scale"), base.Chapter("post-norm-revisited")]
 IDS = [c.name for c in CHAPTERS]
-STRUCTURE = [
-    "test_chapter_is_in_the_table_of_contents",
-    "test_chapter_executed_without_errors",
-    "test_chapter_has_objectives_mistakes_and_citations",
-    "test_chapter_has_a_computed_table_or_figure",
-    "test_chapter_has_a_static_demo_with_variants",
-    "test_chapter_quiz_is_on_the_page",
-    "test_every_option_explains_itself_and_scenarios_have_four_options",
-]
-
-
-@pytest.mark.parametrize("check", STRUCTURE)
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
-def test_chapter_has_the_parts_of_every_chapter(chapter, check):
-    getattr(base, check)(chapter)
+# The parts every chapter has are checked with the other new chapters (test_new_chapters.py).
 
 
 def test_chapters_follow_beyond_placement_in_the_table_of_contents():
