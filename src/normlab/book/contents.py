@@ -110,6 +110,7 @@ def _literalinclude(arg: str, body: str, folder: Path) -> str:
         where = f" `{options['pyobject']}`"
         if found is None:
             return f"> {options['pyobject']} from {link} is included here in the book (not found in the file)."
+        code = found
     elif "lines" in options:
         code = _lines(source, options["lines"])
     language = options.get("language", "python" if target.suffix == ".py" else "")

@@ -358,7 +358,8 @@
     target.textContent = "";
     target.appendChild(element("p", "You have answered " + totals[1] + " of " + totals[0] +
       " questions; " + totals[2] + " right at your last try.", { "class": "nl-quiz-progress-summary" }));
-    target.appendChild(element("div", null, { "class": "nl-quiz-progress-scroll" })).appendChild(table);
+    target.appendChild(element("div", null, { "class": "nl-quiz-progress-scroll", tabindex: "0", role: "region",
+      "aria-label": "Questions by chapter" })).appendChild(table);
     target.appendChild(element("h2", "Review what you missed"));
     if (review.length === 0) {
       target.appendChild(element("p", totals[1] ? "Nothing: every question you answered was right at your last try."
