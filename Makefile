@@ -4,7 +4,7 @@
 #   make check  (authors) the fast subset: unit, quiz and exercise-check tests; no browser,
 #               no JupyterLab server, no nbgrader runs, no book build (well under a minute)
 #   make lint   ruff (lint rules, formatting), import-linter (layers, no cycles) and mypy, all
-#               configured in pyproject.toml; make test runs it
+#               configured in pyproject.toml; make test runs it beside the tests
 #   make format ruff: fix what can be fixed automatically and format the code
 #   make lab    set up (.venv) and open JupyterLab on the repository: chapters open as live notebooks
 #   make formgrader  (instructors) JupyterLab with nbgrader's Formgrader on the course folder
@@ -71,8 +71,17 @@ postgresql:
 redis:
 	command -v redis-server >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; }
 
-test: lint book chromium postgresql redis
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=15 $(PYTEST_ARGS)
+# lint runs beside the tests, not before them: alone it takes most of a minute on a fresh
+# clone (mypy, with no cache yet), beside them only its share of the two cores. Its report
+# is printed when the tests end, and either failing fails `make test`; `make lint` alone is
+# the quick check.
+LINT_LOG := _build/lint.log
+test: book chromium postgresql redis
+	mkdir -p $(dir $(LINT_LOG))
+	$(MAKE) --no-print-directory lint > $(LINT_LOG) 2>&1 & linting=$$!; \
+	  status=0; $(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=15 $(PYTEST_ARGS) || status=$$?; \
+	  if wait $$linting; then echo "make lint: clean"; else cat $(LINT_LOG); echo "make lint failed (above)"; status=1; fi; \
+	  exit $$status
 
 check: $(INSTALLED)
 	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) --durations=5 -m "$(CHECK_MARKS)" $(CHECK_TESTS) $(PYTEST_ARGS)
