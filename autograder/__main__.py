@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"cannot use the gradebook {course.db_label}: {first}") from None
 
 
-def _roster(args, course):
+def _roster(args: argparse.Namespace, course: Course) -> None:
     from .roster import import_roster, load_roster
 
     if args.action == "import":
@@ -231,7 +231,7 @@ def _roster(args, course):
         print(f"{sid}\t{info.get('name', '')}")
 
 
-def _run(args, course):
+def _run(args: argparse.Namespace, course: Course) -> int:
     if args.command == "release":
         released = release(course, course.check_assignments(args.assignments) if args.assignments else None)
         for assignment in released if args.due else []:

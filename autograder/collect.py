@@ -21,11 +21,19 @@ Canvas's LATE_ flag; every run is appended to course/autograder/collect_log.json
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .course import Course
+
+    # file name suffix -> a released notebook's (assignment, notebook)
+    _NameTable = dict[str, tuple[str, str]]
+    # (student, assignment, notebook, what the download's name said: name, lms, prefix, submission,
+    # canvas_late, id_note; JSON-like, values of several types)
+    _Target = tuple[str, str, str, dict[str, Any]]
+    # one downloaded version of a notebook: file, rel, time, time_note, id_note, lms, late_flag, submission
+    _Version = dict[str, Any]
 
 import datetime
 import json
@@ -40,7 +48,7 @@ from .roster import ID_RULE, STUDENT_ID, ids_by_name, load_roster
 NO_TIME = datetime.datetime(1980, 1, 1, tzinfo=datetime.UTC)  # a zip entry's smallest time: "not recorded"
 
 
-def _name_table(course):
+def _name_table(course: Course) -> _NameTable:
     """filename suffix -> (assignment, notebook) for every released notebook."""
     table = {}
     for assignment in course.released():
@@ -65,12 +73,12 @@ MOODLE_NAME = re.compile(r"^(?P<name>.+?)_(?P<user>\d+)_assignsubmission_file_(?
 COPY_SUFFIX = re.compile(r"(?:-Copy\d+|\s*\(\d+\))$")
 
 
-def _normal(text):
+def _normal(text: str) -> str:
     """A student name as an id: spaces become underscores."""
     return re.sub(r"\s+", "_", text.strip()).lower()
 
 
-def _file_key(text):
+def _file_key(text: str) -> str:
     """A file name as the LMS may have changed it: case, spaces, '-' and '_' do not count."""
     return re.sub(r"[\s_-]+", "", text).lower()
 
@@ -145,14 +153,14 @@ def match_lms_name(filename: str, table: dict, assignment: str | None = None) ->
     return None
 
 
-def _walk(root):
+def _walk(root: str) -> Iterator[str]:
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__MACOSX")))
         for name in sorted(files):
             yield os.path.join(folder, name)
 
 
-def _safe_extract(zip_path, dest):
+def _safe_extract(zip_path: str, dest: str) -> None:
     """Extract without letting `../` or absolute member names escape `dest`; each file
     keeps its zip entry time as its mtime (the submission time an LMS zip records)."""
     with zipfile.ZipFile(zip_path) as archive:
@@ -199,7 +207,7 @@ def collect(
     return report
 
 
-def _due_date(course, assignment):
+def _due_date(course: Course, assignment: str) -> datetime.datetime | None:
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(course.db_url, "normlab") as gb:
@@ -210,11 +218,13 @@ def _due_date(course, assignment):
     return due.replace(tzinfo=datetime.UTC) if due is not None and due.tzinfo is None else due
 
 
-def _is_late(version, due):
+def _is_late(version: _Version, due: datetime.datetime | None) -> bool:
     return version["late_flag"] or (due is not None and version["time"] > due)
 
 
-def _choose_version(course, student, assignment, notebook, versions, take_late):
+def _choose_version(
+    course: Course, student: str, assignment: str, notebook: str, versions: list[_Version], take_late: bool
+) -> tuple[_Version | None, str]:
     """The version that counts: the latest on-time one (this batch or what was collected
     before) unless `take_late`; otherwise the latest.  Returns (version or None to keep
     what is already there, note for the report)."""
@@ -232,11 +242,11 @@ def _choose_version(course, student, assignment, notebook, versions, take_late):
     return latest, "late: no on-time version"
 
 
-def _timestamps_path(course, student, assignment):
+def _timestamps_path(course: Course, student: str, assignment: str) -> str:
     return os.path.join(os.path.dirname(course.submitted_notebook(student, assignment, "x")), "timestamps.json")
 
 
-def _read_timestamp(course, student, assignment, notebook):
+def _read_timestamp(course: Course, student: str, assignment: str, notebook: str) -> datetime.datetime | None:
     path = _timestamps_path(course, student, assignment)
     if not os.path.exists(path):
         return None
@@ -245,7 +255,7 @@ def _read_timestamp(course, student, assignment, notebook):
     return datetime.datetime.fromisoformat(value) if value else None
 
 
-def _write_timestamp(course, student, assignment, notebook, when):
+def _write_timestamp(course: Course, student: str, assignment: str, notebook: str, when: datetime.datetime) -> None:
     """Per notebook in timestamps.json; the assignment's time (the latest notebook) in
     nbgrader's own timestamp.txt, which `grade` hands to the gradebook."""
     path = _timestamps_path(course, student, assignment)
@@ -261,7 +271,7 @@ def _write_timestamp(course, student, assignment, notebook, when):
         f.write(latest.strftime("%Y-%m-%d %H:%M:%S.%f %Z").strip())
 
 
-def _lms_filename(file):
+def _lms_filename(file: str) -> str:
     """The name to match: Moodle's folder layout puts the student in the folder's name
     ("Jane Smith_123456_assignsubmission_file_/ordering.ipynb"): the two are joined."""
     folder = os.path.basename(os.path.dirname(file))
@@ -300,7 +310,7 @@ def unmatched_reason(filename: str, table: dict) -> str:
     return f"the notebook part {part!r} is no released notebook; expected one of: {known}"
 
 
-def _keep_unmatched(course, file, rel, table, reason=""):
+def _keep_unmatched(course: Course, file: str, rel: str, table: _NameTable, reason: str = "") -> dict[str, str]:
     """Copy a file nothing matched to course/unmatched/ (with its time: renamed and collected
     again, it keeps its submission time) and say why."""
     kept = os.path.join(course.path("unmatched"), rel)
@@ -329,7 +339,7 @@ def submission_time(file: Any, extra: dict, due: Any, now: Any = None) -> tuple[
     return when, ""
 
 
-def _remember_names(course, names):
+def _remember_names(course: Course, names: dict[str, dict[str, str]]) -> None:
     """Display names of the students (id -> name, LMS) beside the ids: course/autograder/students.json."""
     if not names:
         return
@@ -343,7 +353,7 @@ def _remember_names(course, names):
         json.dump(known, f, indent=1, sort_keys=True, ensure_ascii=False)
 
 
-def _roster_student(roster, target):
+def _roster_student(roster: dict | None, target: _Target) -> tuple[_Target | None, str]:
     """(target with the roster's id, "") for a Moodle download, whose id is a participant id
     of one assignment only: the student is found by full name in the roster; (None, reason)
     when no roster student or several have that name."""
@@ -369,7 +379,7 @@ def lms_names_path(course: Course, student: str, assignment: str) -> str:
     return os.path.join(os.path.dirname(course.submitted_notebook(student, assignment, "x")), "lms_names.json")
 
 
-def _write_lms_name(course, student, assignment, notebook, lms):
+def _write_lms_name(course: Course, student: str, assignment: str, notebook: str, lms: dict[str, str]) -> None:
     path = lms_names_path(course, student, assignment)
     names = {}
     if os.path.exists(path):
@@ -380,7 +390,9 @@ def _write_lms_name(course, student, assignment, notebook, lms):
         json.dump(names, f, indent=1, sort_keys=True, ensure_ascii=False)
 
 
-def _collect_tree(course, root, assignment, take_late=False):
+def _collect_tree(
+    course: Course, root: str, assignment: str | None, take_late: bool = False
+) -> dict[str, list[Any]]:  # collected, unmatched, students, kept_earlier: JSON records and ids
     table = _name_table(course)
     roster = load_roster(course)
     released = set(course.released())
@@ -393,7 +405,7 @@ def _collect_tree(course, root, assignment, take_late=False):
         parts = rel.split(os.sep)
         if os.path.basename(file).startswith("."):
             continue
-        target = None
+        target: _Target | None = None
         # nbgrader layout: [.../]<student>/<assignment>/<notebook>.ipynb
         if len(parts) >= 3 and parts[-2] in released and parts[-1].endswith(".ipynb"):
             notebook = parts[-1][: -len(".ipynb")]

@@ -83,7 +83,7 @@ class Course:
         os.makedirs(self.path("exchange"), exist_ok=True)  # nbgrader complains when it is missing
         self._write_config(config_file)
 
-    def _write_config(self, config_file):
+    def _write_config(self, config_file: str) -> None:
         """nbgrader_config.py follows the gradebook in use (so `nbgrader formgrader` sees the
         same one); a URL with a password is read from the environment, not written down."""
         url = self.db_url
@@ -198,7 +198,7 @@ class Course:
                     dates[assignment] = None
         return dates
 
-    def _extensions_file(self):
+    def _extensions_file(self) -> str:
         return os.path.join(self.state_dir, "extensions.json")
 
     def extensions(self) -> dict[str, dict[str, float]]:

@@ -29,8 +29,8 @@ import csv
 import json
 import math
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from nbgrader.api import Gradebook
 
@@ -39,11 +39,19 @@ from .roster import load_roster
 if TYPE_CHECKING:
     from .course import Course
 
+    # a student's report file (course/autograder/reports/<assignment>/<student>.json):
+    # notebook -> its entry (status, reason, flags...), as JSON
+    _Report = dict[str, dict[str, Any]]
+    # student -> assignment -> final score (None: not submitted, left blank)
+    _PerStudent = Mapping[str, Mapping[str, float | None]]
+    # {"roster": the imported roster (roster.json's JSON, {} without one), "names": id -> display name}
+    _Lms = Mapping[str, Any]
+
 FORMATS = ("csv", "canvas", "moodle", "long")
 MISSING = ("blank", "zero")
 
 
-def _reports(course, assignment):
+def _reports(course: Course, assignment: str) -> dict[str, _Report]:
     folder = os.path.join(course.state_dir, "reports", assignment)
     out = {}
     if os.path.isdir(folder):
@@ -54,12 +62,12 @@ def _reports(course, assignment):
     return out
 
 
-def _missing(report, notebook):
+def _missing(report: _Report, notebook: str) -> bool:
     entry = report.get(notebook)
     return entry is not None and entry["status"] == "failed" and entry["reason"].startswith("missing notebook")
 
 
-def _status(report, extra=(), late=""):
+def _status(report: _Report, extra: Iterable[str] = (), late: str = "") -> str:
     parts = [
         f"{notebook}: {entry['reason']}"
         for notebook, entry in sorted(report.items())
@@ -73,7 +81,7 @@ def _status(report, extra=(), late=""):
     return "; ".join(parts) if parts else "ok"
 
 
-def _fmt(x):
+def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
@@ -117,7 +125,7 @@ def lateness_status(course: Course) -> list[str]:
     return lines or ["nothing released yet"]
 
 
-def _pending_check(pending, fmt, allow_pending, log):
+def _pending_check(pending: list[str], fmt: str, allow_pending: bool, log: Callable[[str], object]) -> None:
     """Scores that still wait for hand grading are incomplete: an LMS import of them would
     look final to students, so canvas/moodle refuse unless the instructor says so."""
     if not pending:
@@ -132,7 +140,9 @@ def _pending_check(pending, fmt, allow_pending, log):
     log(f"WARNING: {text}; their scores are the autograded part only")
 
 
-def _not_submitted_row(assignment, student, names, maximum, missing):
+def _not_submitted_row(
+    assignment: str, student: str, names: Mapping[str, str], maximum: float, missing: str
+) -> dict[str, str]:
     """A grades.csv row for a student without a submission: "not submitted", blank or 0."""
     return {
         "assignment": assignment,
@@ -264,12 +274,22 @@ def export(
     return out
 
 
-def _cell(per_student, student, assignment):
+def _cell(per_student: _PerStudent, student: str, assignment: str) -> str:
     score = per_student[student].get(assignment)
     return "" if score is None else _fmt(score)
 
 
-def _write_grades(out, fmt, assignments, grade_rows, long_rows, per_student, maxima, lms, log):
+def _write_grades(
+    out: str,
+    fmt: str,
+    assignments: Sequence[str],
+    grade_rows: Sequence[Mapping[str, object]],
+    long_rows: Sequence[Mapping[str, object]],
+    per_student: _PerStudent,
+    maxima: Mapping[str, float],
+    lms: _Lms,
+    log: Callable[[str], object],
+) -> str:
     if fmt == "csv":
         path = os.path.join(out, "grades.csv")
         _write_csv(
@@ -301,7 +321,14 @@ def _write_grades(out, fmt, assignments, grade_rows, long_rows, per_student, max
     return f"{path} ({len(per_student)} students)"
 
 
-def _write_canvas(out, assignments, per_student, maxima, lms, log):
+def _write_canvas(
+    out: str,
+    assignments: Sequence[str],
+    per_student: _PerStudent,
+    maxima: Mapping[str, float],
+    lms: _Lms,
+    log: Callable[[str], object],
+) -> str:
     """Canvas's gradebook import, as its export writes it ("How do I import grades in the
     Gradebook?", Canvas Instructor Guide; e.g. https://teaching.resources.osu.edu/toolsets/
     carmencanvas/guides/calculating-final-grades/import-csv-file-carmen-grades): the columns
@@ -350,7 +377,9 @@ def _write_canvas(out, assignments, per_student, maxima, lms, log):
     return path
 
 
-def _write_moodle(out, assignments, per_student, lms, log):
+def _write_moodle(
+    out: str, assignments: Sequence[str], per_student: _PerStudent, lms: _Lms, log: Callable[[str], object]
+) -> str:
     """Moodle's CSV grade import (Grades > Import > CSV file, moodle grade/import/csv): a
     header row, one identifier column that the import maps to a user field ("Map from" ->
     "Map to": ID number, email address, username or user id), one column per grade item."""
@@ -370,7 +399,7 @@ def _write_moodle(out, assignments, per_student, lms, log):
     return path
 
 
-def _write_csv(path, columns, rows):
+def _write_csv(path: str, columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, restval="")
         writer.writeheader()
@@ -384,7 +413,7 @@ def whole_point_bins(top: float, most: int = 40) -> list[float]:
     return [edge - 0.5 for edge in range(0, math.ceil(top) + width + 1, width)]
 
 
-def _histogram(scores, maximum, assignment, path):
+def _histogram(scores: Sequence[float], maximum: float, assignment: str, path: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

@@ -22,7 +22,7 @@ question.  Escape codes (colours) are removed from tracebacks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from nbformat import NotebookNode
@@ -62,7 +62,7 @@ _HEX = re.compile(r"\b[0-9a-fA-F]{16,}\b")
 EXPLANATION_ARGS = ("why", "mistakes")  # normlab checks' arguments that hold text for students
 
 
-def _fragments(hidden_lines, given="", explanations=()):
+def _fragments(hidden_lines: list[str], given: str = "", explanations: Sequence[str] = ()) -> list[str]:
     """What counts as quoting a hidden test: any of its lines, or any string literal in it
     (a student function can read its caller's constants: the hidden assert messages);
     except text that students were `given` anyway and the pieces of `explanations`."""
@@ -130,11 +130,11 @@ def decodings(text: str) -> list[str]:
     return found
 
 
-def _leaks(text, fragments):
+def _leaks(text: str, fragments: Sequence[str]) -> bool:
     return any(f in decoded for decoded in decodings(text) for f in fragments)
 
 
-def _scrub(text, hidden):
+def _scrub(text: str, hidden: Sequence[str]) -> str:
     text = "\n".join(REMOVED if any(h in line for h in hidden) else line for line in text.split("\n"))
     if _leaks(text, hidden):  # an encoded copy: the whole output goes
         return REMOVED + " (an output that encodes hidden test text)\n"
@@ -146,7 +146,7 @@ class StripHiddenTests(NbGraderPreprocessor):
 
     release_dir = Unicode("", help="course/release: the notebooks students were given").tag(config=True)
 
-    def _release_notebook(self, resources):
+    def _release_notebook(self, resources: dict) -> str:
         info = resources.get("nbgrader", {})
         if not self.release_dir or "assignment" not in info:
             return ""
@@ -167,7 +167,7 @@ class StripHiddenTests(NbGraderPreprocessor):
         return nb, resources
 
     @staticmethod
-    def _summarise(cell, hidden):
+    def _summarise(cell: NotebookNode, hidden: Sequence[str]) -> list[NotebookNode]:
         """The test cell's outputs as lines that name its question: the failure's message
         (or "a hidden test failed" when the message is the hidden test's own), else what
         the cell printed (partial credit: what was missed) and the points it returned."""
@@ -185,7 +185,7 @@ class StripHiddenTests(NbGraderPreprocessor):
         return [_stdout(printed + summary + "\n")] if printed or points else []
 
     @staticmethod
-    def _scrub_output(output, hidden):
+    def _scrub_output(output: NotebookNode, hidden: Sequence[str]) -> None:
         if output.get("output_type") == "stream":
             output["text"] = _scrub(output["text"], hidden)
         elif output.get("output_type") == "error":
@@ -222,7 +222,7 @@ class MarkPendingHandGrades(NbGraderPreprocessor):
         return nb, resources
 
 
-def _note(text):
+def _note(text: str) -> NotebookNode:
     return nbformat.v4.new_markdown_cell(text, metadata={"autograder": "note"})
 
 
@@ -238,7 +238,7 @@ def wrap_long_lines(page: str) -> None:
             f.write(text.replace("</head>", WRAP_CSS + "\n</head>", 1))
 
 
-def _stdout(text):
+def _stdout(text: str) -> NotebookNode:
     return nbformat.v4.new_output("stream", name="stdout", text=text)
 
 
@@ -281,7 +281,7 @@ def feedback(
             lms_feedback_zip(course, assignment, lms, log=log)
 
 
-def _typeset_maths(pages, log):
+def _typeset_maths(pages: list[str], log: Callable[[str], object]) -> None:
     """Maths as static SVG (autograder.maths), so it reads offline; else say why not."""
     from . import maths
 
@@ -336,7 +336,7 @@ def lms_feedback_zip(course: Course, assignment: str, lms: str, log: Callable[[s
     return path
 
 
-def _pages_for_ungradable(course, assignment):
+def _pages_for_ungradable(course: Course, assignment: str) -> None:
     """nbgrader writes feedback only for autograded notebooks; a student whose file was
     missing, empty or not valid JSON still gets a page saying why the score is 0."""
     folder = os.path.join(course.state_dir, "reports", assignment)

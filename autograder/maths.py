@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 
 from .course import REPO_ROOT
 
@@ -51,7 +52,7 @@ def unavailable() -> str:
     return ""
 
 
-def _formulas(page):
+def _formulas(page: str) -> list[tuple[str, bool]]:
     """[(tex, display)] of every formula outside code, in page order."""
     found = []
     for index, part in enumerate(SKIP.split(page)):
@@ -102,7 +103,7 @@ def render_pages(pages: list) -> int:
     return sum(1 for svg in svgs.values() if svg)
 
 
-def _svg(match, svgs):
+def _svg(match: re.Match[str], svgs: Mapping[tuple[str, bool], str | None]) -> str:
     display = match.group(1) is not None or match.group(2) is not None
     tex = next(g for g in match.groups() if g is not None)
     return svgs.get((html.unescape(tex), display)) or match.group(0)

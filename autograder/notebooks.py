@@ -110,7 +110,8 @@ def build_graded_notebook(
     for gid, positions in student_positions.items():
         if gid not in source_ids:
             continue
-        limit = min((p for t in following_test.get(gid, ()) for p in student_positions.get(t, [])), default=None)
+        # gid is one of source_ids here: never None (mypy cannot narrow it through `in`)
+        limit = min((p for t in following_test.get(gid, ()) for p in student_positions.get(t, [])), default=None)  # type: ignore[arg-type]
         before = [p for p in positions if limit is None or p < limit]
         chosen[gid] = before[-1] if before else positions[0]
         if len(positions) > 1:
@@ -182,7 +183,7 @@ def build_graded_notebook(
     return graded, notes
 
 
-def _following_locked(source_nb):
+def _following_locked(source_nb: NotebookNode) -> dict[str, list[str]]:
     """answer grade id -> grade ids of the test/locked cells after it, up to the next answer."""
     following: dict[str, list[str]] = {}
     current = None

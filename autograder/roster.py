@@ -24,10 +24,13 @@ import os
 import re
 import unicodedata
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .course import Course
+
+    # roster.json: {"lms", "identifier", "students": {id: {"name", ...}}, "assignments": {title: LMS id}}
+    _Roster = dict[str, Any]
 
 # A student id is a folder name: letters of any script, digits, and . @ ' - _ (names such as
 # "lópezanamaría" or "o'neilsean", emails); never a path separator, never starting with a dot.
@@ -43,12 +46,12 @@ def name_key(name: str) -> str:
     return " ".join(unicodedata.normalize("NFC", name).casefold().split())
 
 
-def _rows(path):
+def _rows(path: str) -> list[list[str]]:
     with open(path, newline="", encoding="utf-8-sig") as f:  # Excel and Canvas write a BOM
         return list(csv.reader(f))
 
 
-def _canvas(header, rows):
+def _canvas(header: list[str], rows: list[list[str]]) -> _Roster:
     col = {name: header.index(name) for name in CANVAS_FIXED}
     students, assignments = {}, {}
     for index, title in enumerate(header):
@@ -68,7 +71,7 @@ def _canvas(header, rows):
     return {"lms": "canvas", "identifier": "ID", "students": students, "assignments": assignments}
 
 
-def _moodle(header, rows):
+def _moodle(header: list[str], rows: list[list[str]]) -> _Roster:
     col = {name: header.index(name) for name in header}
 
     def cell(row: list[str], name: str) -> str:
@@ -94,7 +97,7 @@ def _moodle(header, rows):
     return {"lms": "moodle", "identifier": identifier, "students": students, "assignments": {}}
 
 
-def _plain(header, rows):
+def _plain(header: list[str], rows: list[list[str]]) -> _Roster:
     lower = [h.strip().lower() for h in header]
     key = "id" if "id" in lower else "student"
     col = {name: lower.index(name) for name in lower}
@@ -127,7 +130,7 @@ def read_roster(path: str) -> dict:
     )
 
 
-def _checked(path, roster):
+def _checked(path: str, roster: _Roster) -> _Roster:
     """Every id becomes a folder name under course/submitted/: refuse one that cannot."""
     bad = [sid for sid in roster["students"] if not STUDENT_ID.match(sid)]
     if bad:

@@ -33,7 +33,7 @@ class AnswerCheck:
     options: dict  # the call's literal keyword arguments (name, why, points, mistakes)
 
 
-def _literal(node):
+def _literal(node: ast.expr) -> Any:  # any Python literal the test source wrote (None: not a literal)
     try:
         return ast.literal_eval(node)
     except (ValueError, SyntaxError, TypeError):
@@ -65,7 +65,7 @@ def answer_checks(source: str) -> list[AnswerCheck]:
     return found
 
 
-def _value(plain):
+def _value(plain: dict[str, Any]) -> str | set[str] | list[str] | _Opaque:  # plain: `harness.plain`'s JSON
     if plain["kind"] == "str":
         return plain["value"]
     if plain["kind"] == "set":

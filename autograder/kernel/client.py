@@ -27,15 +27,18 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_client import BlockingKernelClient
 from nbformat.v4 import output_from_msg
 
 from .sandbox import Isolation
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "DB_URL", "DATABASE_URL")
 GUARD = "__import__('autograder.kernel.harness', fromlist=['_'])"
@@ -150,7 +153,7 @@ class Zygote:
     def isolation_cwd() -> str:
         return tempfile.gettempdir()  # not the checkout: `python -m` puts its cwd on sys.path
 
-    def _read(self):
+    def _read(self) -> None:
         for line in self._answers:
             message = json.loads(line)
             if "spawned" in message:
@@ -174,7 +177,7 @@ class Zygote:
         zygote's mount namespace when the folder is a tmpfs mounted there)."""
         return self.root + path
 
-    def _send(self, message):
+    def _send(self, message: Mapping[str, object]) -> None:
         with self._write_lock:
             self._requests.write((json.dumps(message) + "\n").encode())
             self._requests.flush()
@@ -347,7 +350,8 @@ class Kernel:
             return None
         return json.loads(payload)
 
-    def _execute_silently(self, expression, timeout=10):
+    def _execute_silently(self, expression: str, timeout: float = 10) -> dict[str, Any] | None:
+        # the kernel's execute_reply content: JSON (its `user_expressions` hold the guard's answer)
         msg_id = self.client.execute("", silent=True, store_history=False, user_expressions={"r": expression})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self.exit_status():
@@ -447,7 +451,7 @@ class Kernel:
             ) + f"output truncated ({run.dropped_chars} characters dropped)"
         return run
 
-    def _note_full_disk(self, run):
+    def _note_full_disk(self, run: CellRun) -> None:
         """The first cell that ran out of disk space or files (a write failed with ENOSPC, or
         the kernel's tmpfs is full now) says so, in the report and in the notebook (stderr:
         never costs points).  A cell with a file over the size limit says that."""
@@ -489,7 +493,7 @@ class Kernel:
             f" the kernel was stopped by the OOM killer ({status})"
         )
 
-    def _memory_note(self):
+    def _memory_note(self) -> str:
         cgroups = self.zygote.isolation.cgroups
         if cgroups and cgroups.version and cgroups.hit_memory_limit(self.name):
             return f" (at the memory limit: {self.zygote.limits.memory_bytes // 2**20} MB, cgroup v{cgroups.version})"
@@ -537,7 +541,7 @@ def close_thread_event_loop() -> None:
         asyncio.set_event_loop(None)
 
 
-def _to_output(kind, content):
+def _to_output(kind: str, content: dict[str, Any]) -> NotebookNode | None:  # content: an iopub message's JSON
     """An iopub message as a notebook output (nbformat's own `output_from_msg`), or None."""
     if kind == "update_display_data":
         kind = "display_data"
@@ -624,7 +628,7 @@ def cell_frames(traceback: list[str]) -> set[str]:
     return {name.split(".")[0] for line in traceback for name in CELL_FRAME.findall(line)}
 
 
-def _tail(text, limit):
+def _tail(text: str, limit: int) -> str:
     """At most about `limit` characters of `text`: its first line (a frame's header: where)
     and its last lines, cut at a line start."""
     if len(text) <= limit:
@@ -635,7 +639,7 @@ def _tail(text, limit):
     return f"{head[: limit // 2]}\n...\n{tail}"
 
 
-def _output_size(output):
+def _output_size(output: Mapping[str, Any]) -> int:  # a notebook output: JSON
     if output["output_type"] == "stream":
         return len(output["text"])
     if output["output_type"] == "error":
@@ -643,7 +647,7 @@ def _output_size(output):
     return sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in output["data"].values())
 
 
-def _append(outputs, output):
+def _append(outputs: list[dict[str, Any]], output: dict[str, Any]) -> None:  # notebook outputs: JSON
     """Merge consecutive stream chunks like Jupyter does."""
     if (
         output["output_type"] == "stream"
@@ -667,7 +671,7 @@ class KernelPool:
         self._filler = threading.Thread(target=self._fill, daemon=True)
         self._filler.start()
 
-    def _fill(self):
+    def _fill(self) -> None:
         while not self._stop.is_set():
             if not self._wanted.acquire(timeout=0.1):
                 continue

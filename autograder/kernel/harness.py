@@ -21,9 +21,20 @@ reaches anything) can still defeat it.  Cheat-proof tests would send plain value
 out of the kernel and compare them in the grader.
 """
 
+from __future__ import annotations
+
 import builtins
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # typing only: nothing more is imported into the kernel (the guard snapshots its own names)
+    from collections.abc import Callable
+    from types import CodeType, FunctionType
+
+    # (label, function, its original __code__, __defaults__, __kwdefaults__)
+    _CodeEntry = tuple[str, FunctionType, CodeType, tuple[object, ...] | None, dict[str, object] | None]
+    # (label, module or class, attribute, its original value)
+    _ChangedName = tuple[str, object, str, object]
 
 PROTECTED_MODULES = (
     "builtins",
@@ -67,7 +78,7 @@ _sys_hooks: dict = {}
 _shell_state: dict = {}
 
 
-def _is_code(value):
+def _is_code(value: object) -> bool:
     """Functions, classes and modules are protected; plain data (e.g. the assignment name
     `checks.setup()` stores) is module state that notebooks legitimately change."""
     return callable(value) or isinstance(value, type(sys))
@@ -136,7 +147,7 @@ def attach_shell(shell: Any, secret: bytes = b"") -> None:  # an IPython Interac
     del entry
 
 
-def _changed_names():
+def _changed_names() -> list[_ChangedName]:
     changed = []
     for label, (container, original) in _snapshot.items():
         current = vars(container)
@@ -155,7 +166,7 @@ _MISSING = object()
 _FunctionType = type(_is_code)
 
 
-def _changed_code():
+def _changed_code() -> list[_CodeEntry]:
     return [
         entry
         for entry in _code.values()
@@ -165,7 +176,7 @@ def _changed_code():
     ]
 
 
-def _restore_names():
+def _restore_names() -> list[str]:
     restored = []
     for label, function, code, defaults, kwdefaults in _changed_code():
         function.__code__, function.__defaults__, function.__kwdefaults__ = code, defaults, kwdefaults
@@ -186,7 +197,7 @@ def _restore_names():
     return restored
 
 
-def _restore_hooks():
+def _restore_hooks() -> list[str]:
     restored = []
     for name, value in _sys_hooks.items():
         if getattr(sys, name) is not value:
@@ -225,11 +236,11 @@ def _restore_hooks():
 _restored_since_last_test: list = []
 
 
-def _after_every_cell(result=None):
+def _after_every_cell(result: object = None) -> None:  # IPython's ExecutionResult, unused
     _restored_since_last_test.extend(_restore_names())
 
 
-def _pop_torch_function_modes():
+def _pop_torch_function_modes() -> list[str]:
     """A TorchFunctionMode pushed by student code sees every torch call of the test
     (it could answer True to torch.allclose): remove them all."""
     import torch
@@ -243,7 +254,7 @@ def _pop_torch_function_modes():
 _no_subclass_overrides: list = []
 
 
-def _enter_test_mode():
+def _enter_test_mode() -> None:
     """During a test, tensor subclasses' __torch_function__ is switched off: a student's
     function returning a subclass whose allclose/eq always says yes gets plain tensor
     semantics.  (nn.Parameter and friends do not use __torch_function__, so nothing
@@ -255,7 +266,7 @@ def _enter_test_mode():
     _no_subclass_overrides.append(guard)
 
 
-def _leave_test_mode():
+def _leave_test_mode() -> None:
     while _no_subclass_overrides:
         _no_subclass_overrides.pop().__exit__(None, None, None)
 
@@ -285,7 +296,7 @@ def after_test() -> str:
     return ";".join(dict.fromkeys(replaced))
 
 
-def _forget_test_source():
+def _forget_test_source() -> None:
     """The text of the test cell that just ran (hidden tests) must not stay readable in
     the kernel: IPython keeps every executed cell in `linecache` for tracebacks."""
     import linecache
@@ -325,7 +336,7 @@ def plain(value: object) -> dict:
     return {"kind": "other", "type": type(value).__name__, "lied": lied}
 
 
-def _make_entry(secret):
+def _make_entry(secret: bytes) -> Callable[..., str]:
     """The grader's only way in: `answer(nonce, what, *args)` returns JSON and an HMAC of
     it under a per-kernel secret.  A replaced guard (or `__import__`, or `json`) cannot
     forge the HMAC without digging the secret out of this closure, so a replacement shows
@@ -346,4 +357,4 @@ def _make_entry(secret):
     return answer
 
 
-answer = None
+answer: Callable[..., str] | None = None

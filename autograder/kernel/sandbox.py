@@ -29,7 +29,10 @@ import resource
 import signal
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID = 0x00020000, 0x40000000, 0x20000000
 CLONE_NEWIPC, CLONE_NEWUTS = 0x08000000, 0x04000000
@@ -90,11 +93,11 @@ def fresh_uids(count: int = 100_000, rng: random.Random = _SYSTEM_RANDOM) -> int
             return first
 
 
-def _pid_namespace():
+def _pid_namespace() -> str:
     return os.readlink("/proc/self/ns/pid").strip("pid:[]")
 
 
-def _running(pid):
+def _running(pid: int) -> bool:
     """A process with this pid exists and is not a zombie."""
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -128,7 +131,7 @@ class Cgroups:
             )
 
     @staticmethod
-    def _writable(folder):
+    def _writable(folder: str) -> bool:
         probe = os.path.join(folder, CGROUP_PARENT, f"probe-{os.getpid()}")
         try:
             os.makedirs(probe, exist_ok=True)
@@ -137,7 +140,7 @@ class Cgroups:
         except OSError:
             return False
 
-    def _detect(self):
+    def _detect(self) -> tuple[int | None, dict[str, str]]:
         if os.geteuid() != 0:
             return None, {}
         for v2 in (CGROUP_ROOT, os.path.join(CGROUP_ROOT, "unified")):
@@ -154,7 +157,7 @@ class Cgroups:
         return None, {}
 
     @staticmethod
-    def _write(path, value, quiet=False):
+    def _write(path: str, value: int | str, quiet: bool = False) -> None:
         try:
             with open(path, "w") as f:
                 f.write(str(value))
@@ -190,7 +193,7 @@ class Cgroups:
         self._write(os.path.join(pids, "pids.max"), self.processes)
         return procs
 
-    def _memory_folder(self, name):
+    def _memory_folder(self, name: str) -> str:
         return os.path.join(self.roots.get("memory", ""), CGROUP_PARENT, self.run, name)
 
     def oom_killed(self, name: str) -> int:
@@ -229,7 +232,7 @@ class Cgroups:
             self._destroy_folder(folder)
 
     @staticmethod
-    def _destroy_folder(folder):
+    def _destroy_folder(folder: str) -> None:
         for _ in range(50):
             try:
                 with open(os.path.join(folder, "cgroup.procs")) as f:
@@ -252,7 +255,7 @@ class Cgroups:
     def close(self) -> None:
         self._remove_run(self.run)
 
-    def _remove_run(self, run):
+    def _remove_run(self, run: str) -> None:
         for root in self.roots.values():
             folder = os.path.join(root, CGROUP_PARENT, run)
             if os.path.isdir(folder):
@@ -264,7 +267,7 @@ class Cgroups:
                 except OSError:
                     pass
 
-    def _remove_dead_runs(self):
+    def _remove_dead_runs(self) -> None:
         """The runs of graders that were killed (`run-<this PID namespace>-<pid>-…` with no
         such process): their kernels died with them (`_namespace_init`), this empties and
         removes the cgroups."""
@@ -304,7 +307,7 @@ class Isolation:
             "uids": f"fresh block from {self.first_uid}" if self.first_uid else "the grader's own",
         }
 
-    def _describe_disk(self, cgroup_version):
+    def _describe_disk(self, cgroup_version: int | None) -> str:
         limits = self.limits
         file_size = f"rlimit RLIMIT_FSIZE = {limits.file_bytes // 2**20} MB per file"
         if not self.namespaces:
@@ -354,21 +357,29 @@ def code_folders() -> list[str]:
 
 
 # ----------------------------------------------------------------------------- kernel side
-def _libc():
+def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _check(result, what):
+def _check(result: int, what: str) -> None:
     if result != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def _mount(libc, source, target, fstype, flags, options, what):
+def _mount(
+    libc: ctypes.CDLL,
+    source: str | None,
+    target: str,
+    fstype: str | None,
+    flags: int,
+    options: bytes | None,
+    what: str,
+) -> None:
     _check(libc.mount(source and source.encode(), target.encode(), fstype and fstype.encode(), flags, options), what)
 
 
-def _bind(libc, source, target, writable=False):
+def _bind(libc: ctypes.CDLL, source: str, target: str, writable: bool = False) -> None:
     if os.path.isdir(source):
         os.makedirs(target, exist_ok=True)
     else:
@@ -380,7 +391,7 @@ def _bind(libc, source, target, writable=False):
         _mount(libc, None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID, None, f"read-only {source}")
 
 
-def _inside(path, folder):
+def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
@@ -449,11 +460,11 @@ def enter_root(libc: ctypes.CDLL) -> None:
     os.rmdir("/.old-root")
 
 
-def _die_with_parent(libc):
+def _die_with_parent(libc: ctypes.CDLL) -> None:
     _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "PR_SET_PDEATHSIG")
 
 
-def _deny_network(event, args):
+def _deny_network(event: str, args: tuple[object, ...]) -> None:
     if event in ("socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg"):
         address = args[1] if len(args) > 1 else None
         if not isinstance(address, (str, bytes)):  # unix sockets (str/bytes paths) stay allowed
@@ -462,13 +473,13 @@ def _deny_network(event, args):
         raise PermissionError("network access is disabled while grading")
 
 
-def _forward_signals(child):
+def _forward_signals(child: int) -> None:
     """Interrupts go on to the child (a timed-out cell); a termination kills it."""
     signal.signal(signal.SIGINT, lambda *_: os.kill(child, signal.SIGINT))
     signal.signal(signal.SIGTERM, lambda *_: os.kill(child, signal.SIGKILL))
 
 
-def _wait_for(child, reap_all=False):
+def _wait_for(child: int, reap_all: bool = False) -> int:
     """The child's wait status.  `reap_all`: also reap whatever else ends meanwhile (the
     namespace's init inherits every orphan of the kernel; unreaped, they hold pids.max)."""
     while True:
@@ -480,7 +491,7 @@ def _wait_for(child, reap_all=False):
             return status
 
 
-def _end_as(status):
+def _end_as(status: int) -> NoReturn:
     """End this process the way `status` says a child ended (exit code or signal)."""
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
@@ -490,7 +501,7 @@ def _end_as(status):
     os._exit(os.WEXITSTATUS(status))
 
 
-def _mirror(init, kernel_status):
+def _mirror(init: int, kernel_status: int) -> NoReturn:
     """Outside the namespace, the zygote's child: wait for the namespace's init, then end
     the way the kernel ended (its status comes through the `kernel_status` pipe; none
     there means init itself was killed, e.g. by the OOM killer)."""
@@ -500,7 +511,7 @@ def _mirror(init, kernel_status):
     _end_as(int.from_bytes(reported, "little") if len(reported) == 4 else status)
 
 
-def _namespace_init(kernel, kernel_status):
+def _namespace_init(kernel: int, kernel_status: int) -> NoReturn:
     """pid 1 of the kernel's PID namespace, root and never running student code: the
     student's uid can neither signal it nor clear its parent-death signal, so when it ends
     (the kernel ended, or the mirror, zygote or grader died) the kernel ends too, with every
