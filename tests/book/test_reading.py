@@ -269,3 +269,17 @@ def test_chapter_3_defines_layernorm_before_the_block_counts_its_parameters():
     section = text[definition : text.index("## The two core functions do different jobs")]
     for needed in (r"\gamma", r"\beta", r"\sigma^2", "last axis", "nn.LayerNorm", "x = (1, 2, 3, 6)"):
         assert needed in section, f"chapter 3's LayerNorm section lacks {needed!r}"
+
+
+def test_lemma_3_is_stated_in_chapter_5_before_the_result_it_explains():
+    """Issue 26: "the gradient through the final norm is divided by that length" (chapter 5)
+    rested on Lemma 3, which arrived four chapters later. It is now stated and measured in
+    chapter 5, before that sentence; chapter 9 refers back to it."""
+    ch5 = (BOOK / "05-pre-norm.md").read_text(encoding="utf-8")
+    ch9 = (BOOK / "09-training-deep-stacks.md").read_text(encoding="utf-8")
+    lemma = ch5.index("(lemma-3)=\n### Lemma 3")
+    assert lemma < ch5.index("layernorm_jacobian_norm(v)") < ch5.index("the gradient through the final norm is divided")
+    assert "layernorm_jacobian_norm" not in ch9 and "(lemma-3)=" not in ch9
+    assert "<lemma-3>`" in ch9, "chapter 9 refers back to chapter 5's Lemma 3"
+    for qid in ("deep-stacks-lemma3", "deep-stacks-lemma3-value"):
+        assert f'quiz.show("{qid}")' in ch5 and f'quiz.show("{qid}")' not in ch9, qid
