@@ -283,3 +283,12 @@ def test_lemma_3_is_stated_in_chapter_5_before_the_result_it_explains():
     assert "<lemma-3>`" in ch9, "chapter 9 refers back to chapter 5's Lemma 3"
     for qid in ("deep-stacks-lemma3", "deep-stacks-lemma3-value"):
         assert f'quiz.show("{qid}")' in ch5 and f'quiz.show("{qid}")' not in ch9, qid
+
+
+def test_chapter_4_derives_post_norms_chain_through_the_norms_before_measuring_it():
+    """Issue 26: "Chapter 4 never derives why post-norm's gradient does not shrink with depth"."""
+    ch4 = (BOOK / "04-post-norm.md").read_text(encoding="utf-8")
+    chain = ch4.index("(post-norm-chain)=")
+    section = ch4[chain : ch4.index("claims.gradient_profiles")]
+    for needed in (r"\prod_{k=l}^{L-1} J_{\mathrm{LN}}", "<lemma-3>`", r"\lVert x_k \rVert^2/d = 1", "{term}`Lemma 2`"):
+        assert needed in section, f"chapter 4's chain derivation lacks {needed!r}"
