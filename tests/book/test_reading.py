@@ -292,3 +292,25 @@ def test_chapter_4_derives_post_norms_chain_through_the_norms_before_measuring_i
     section = ch4[chain : ch4.index("claims.gradient_profiles")]
     for needed in (r"\prod_{k=l}^{L-1} J_{\mathrm{LN}}", "<lemma-3>`", r"\lVert x_k \rVert^2/d = 1", "{term}`Lemma 2`"):
         assert needed in section, f"chapter 4's chain derivation lacks {needed!r}"
+
+
+def test_one_synthesis_reconciles_chapter_4_and_chapter_11_and_both_point_to_it():
+    """Issue 26: "Chapter 4 blames post-norm's large top-layer gradients, while chapter 11
+    blames starved bottom layers. The two are never reconciled." One section does it."""
+    page = (BOOK / "post-norm-revisited.md").read_text(encoding="utf-8")
+    start = page.index("(post-norm-synthesis)=")
+    section = page[start : page.index("\n## ", page.index("## What actually goes wrong", start) + 5)]
+    for needed in (
+        "**Seen from the top**",
+        "**Seen from the bottom**",
+        "{term}`amplification effect`",
+        "<post-norm-chain>`",
+        "<optimiser-diagnosis>`",
+        "<curse-of-depth>`",
+        "a small gradient is not a small update",
+    ):
+        assert needed in section, needed
+    for name in ("04-post-norm", "11-small-language-model"):
+        assert "<post-norm-synthesis>`" in (BOOK / f"{name}.md").read_text(encoding="utf-8"), name
+    ch11 = (BOOK / "11-small-language-model.md").read_text(encoding="utf-8")
+    assert "Chapter 4 told the other half" not in ch11, "the reconciliation is told once, in the synthesis"
