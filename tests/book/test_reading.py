@@ -314,3 +314,15 @@ def test_one_synthesis_reconciles_chapter_4_and_chapter_11_and_both_point_to_it(
         assert "<post-norm-synthesis>`" in (BOOK / f"{name}.md").read_text(encoding="utf-8"), name
     ch11 = (BOOK / "11-small-language-model.md").read_text(encoding="utf-8")
     assert "Chapter 4 told the other half" not in ch11, "the reconciliation is told once, in the synthesis"
+
+
+def test_chapter_6_points_to_chapters_4_and_5_and_shows_the_amplification_data_once():
+    """Issue 26: chapter 6 re-told chapters 4 and 5 ("Chapters 4 and 5 gave two reasons"),
+    and showed the amplification data three times (a table, the demo's figure, the prose)."""
+    text = (BOOK / "06-variants.md").read_text(encoding="utf-8")
+    section = text[text.index("(why-pre-norm)=") : text.index("```{admonition} Common mistakes")]
+    assert "gave two reasons" not in section
+    assert "<post-norm-synthesis>`" in section and "<post-norm-chain>`" in section and "<lemma-3>`" in section
+    shown = [source.strip() for _, tags, source in code_cells(section) if not tags & HIDDEN_TAGS]
+    assert shown == ["from normlab.demos import amplification\n\namplification.demo()"], shown
+    assert text.count("amplification.demo()") == 1
