@@ -292,10 +292,19 @@ def _split_heads(batch, seq, d_model, n_heads):
         return attention.split_heads(attention.q_proj(torch.randn(batch, seq, d_model))).shape
 
 
+def _layernorm_jacobian_spectral_norm(d_model, norm):
+    """Build the Jacobian with torch.func and take its largest singular value."""
+    x = torch.randn(d_model, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    x = (x - x.mean()) * norm / (x - x.mean()).norm()
+    jac = torch.func.jacrev(lambda v: torch.nn.functional.layer_norm(v, (d_model,), eps=0.0))(x)
+    return torch.linalg.svdvals(jac)[0].item()
+
+
 INDEPENDENT_ANSWERS = {
     "post-norm-norm-count": lambda: _norm_modules(12, "post"),
     "pre-norm-final-norm-count": lambda: _norm_modules(12, "pre"),
     "pre-norm-lemma2-bound": lambda: (1 + 3 * 6 / 2) * 512,  # Xiong et al., Lemma 2
+    "deep-stacks-lemma3-value": lambda: _layernorm_jacobian_spectral_norm(64, 16.0),  # Lemma 3
     "variants-rmsnorm-params": lambda: sum(p.numel() for p in __import__("normlab").RMSNorm(4096).parameters()),
     "variants-deepnorm-alpha": lambda: __import__("normlab").DeepNormBlock(16, 2, 32, n_layers=12).alpha,
     "debugging-spec-shape": lambda: _split_heads(2, 5, 64, 4),

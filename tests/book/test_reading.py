@@ -269,3 +269,60 @@ def test_chapter_3_defines_layernorm_before_the_block_counts_its_parameters():
     section = text[definition : text.index("## The two core functions do different jobs")]
     for needed in (r"\gamma", r"\beta", r"\sigma^2", "last axis", "nn.LayerNorm", "x = (1, 2, 3, 6)"):
         assert needed in section, f"chapter 3's LayerNorm section lacks {needed!r}"
+
+
+def test_lemma_3_is_stated_in_chapter_5_before_the_result_it_explains():
+    """Issue 26: "the gradient through the final norm is divided by that length" (chapter 5)
+    rested on Lemma 3, which arrived four chapters later. It is now stated and measured in
+    chapter 5, before that sentence; chapter 9 refers back to it."""
+    ch5 = (BOOK / "05-pre-norm.md").read_text(encoding="utf-8")
+    ch9 = (BOOK / "09-training-deep-stacks.md").read_text(encoding="utf-8")
+    lemma = ch5.index("(lemma-3)=\n### Lemma 3")
+    assert lemma < ch5.index("layernorm_jacobian_norm(v)") < ch5.index("the gradient through the final norm is divided")
+    assert "layernorm_jacobian_norm" not in ch9 and "(lemma-3)=" not in ch9
+    assert "<lemma-3>`" in ch9, "chapter 9 refers back to chapter 5's Lemma 3"
+    for qid in ("deep-stacks-lemma3", "deep-stacks-lemma3-value"):
+        assert f'quiz.show("{qid}")' in ch5 and f'quiz.show("{qid}")' not in ch9, qid
+
+
+def test_chapter_4_derives_post_norms_chain_through_the_norms_before_measuring_it():
+    """Issue 26: "Chapter 4 never derives why post-norm's gradient does not shrink with depth"."""
+    ch4 = (BOOK / "04-post-norm.md").read_text(encoding="utf-8")
+    chain = ch4.index("(post-norm-chain)=")
+    section = ch4[chain : ch4.index("claims.gradient_profiles")]
+    for needed in (r"\prod_{k=l}^{L-1} J_{\mathrm{LN}}", "<lemma-3>`", r"\lVert x_k \rVert^2/d = 1", "{term}`Lemma 2`"):
+        assert needed in section, f"chapter 4's chain derivation lacks {needed!r}"
+
+
+def test_one_synthesis_reconciles_chapter_4_and_chapter_11_and_both_point_to_it():
+    """Issue 26: "Chapter 4 blames post-norm's large top-layer gradients, while chapter 11
+    blames starved bottom layers. The two are never reconciled." One section does it."""
+    page = (BOOK / "post-norm-revisited.md").read_text(encoding="utf-8")
+    start = page.index("(post-norm-synthesis)=")
+    section = page[start : page.index("\n## ", page.index("## What actually goes wrong", start) + 5)]
+    for needed in (
+        "**Seen from the top**",
+        "**Seen from the bottom**",
+        "{term}`amplification effect`",
+        "<post-norm-chain>`",
+        "<optimiser-diagnosis>`",
+        "<curse-of-depth>`",
+        "a small gradient is not a small update",
+    ):
+        assert needed in section, needed
+    for name in ("04-post-norm", "11-small-language-model"):
+        assert "<post-norm-synthesis>`" in (BOOK / f"{name}.md").read_text(encoding="utf-8"), name
+    ch11 = (BOOK / "11-small-language-model.md").read_text(encoding="utf-8")
+    assert "Chapter 4 told the other half" not in ch11, "the reconciliation is told once, in the synthesis"
+
+
+def test_chapter_6_points_to_chapters_4_and_5_and_shows_the_amplification_data_once():
+    """Issue 26: chapter 6 re-told chapters 4 and 5 ("Chapters 4 and 5 gave two reasons"),
+    and showed the amplification data three times (a table, the demo's figure, the prose)."""
+    text = (BOOK / "06-variants.md").read_text(encoding="utf-8")
+    section = text[text.index("(why-pre-norm)=") : text.index("```{admonition} Common mistakes")]
+    assert "gave two reasons" not in section
+    assert "<post-norm-synthesis>`" in section and "<post-norm-chain>`" in section and "<lemma-3>`" in section
+    shown = [source.strip() for _, tags, source in code_cells(section) if not tags & HIDDEN_TAGS]
+    assert shown == ["from normlab.demos import amplification\n\namplification.demo()"], shown
+    assert text.count("amplification.demo()") == 1

@@ -350,7 +350,7 @@ def _lemma3_evidence() -> dict:
 claim(
     name="lemma3-explains-the-fall",
     page=CH9,
-    section="lemma-3",
+    section="lemma-3-at-depth",
     sentence="From 2 to 32 pre-norm blocks the last block's gradient falls while the stream entering the final norm "
     "grows; multiplied back by ||x_L||/sqrt(d), the gradient barely depends on depth.",
     ensemble="16 seeds of pre-norm stacks of 2 to 32 blocks at initialisation (d 64, Xavier init)",
