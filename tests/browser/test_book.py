@@ -2,7 +2,9 @@
 
 What a reader would notice: a page that logs errors or needs the internet, math left as
 raw TeX, a demo whose controls do nothing, a quiz that cannot tell right from wrong,
-an ordering quiz that needs a mouse, a search that finds nothing.
+an ordering quiz that needs a mouse, a search that finds nothing. That every page loads
+offline without errors is checked in test_reader.py, in the one load per page that checks
+everything a page must be.
 """
 
 from __future__ import annotations
@@ -42,18 +44,6 @@ def assert_offline_and_clean(visit):
     assert visit.blocked == [], f"requests left localhost: {visit.blocked}"
     assert visit.page_errors == [], f"uncaught errors: {visit.page_errors}"
     assert visit.console_errors == [], f"console errors: {visit.console_errors}"
-
-
-@pytest.mark.parametrize("path", built_pages() or ["<run make book first>"])
-def test_page_loads_offline_without_errors(visit, site_url, path):
-    page = open_page(visit, site_url, path)
-    # "attached", not visible: the first formula may sit in a hidden quiz explanation
-    if page.locator("mjx-container, .math").count():
-        page.wait_for_selector("mjx-container", state="attached")
-    if page.locator(".jupyter-widgets, script[type='application/vnd.jupyter.widget-view+json']").count():
-        page.wait_for_selector(".widget-container, .jupyter-widgets", state="attached")
-    page.wait_for_timeout(300)  # late async errors (widget manager, MathJax fonts)
-    assert_offline_and_clean(visit)
 
 
 def test_math_is_typeset(visit, site_url):
