@@ -60,11 +60,8 @@ CHAPTERS = [
         scenario_ids=(
             "ch1-categories",
             "ch1-translation",
-            "ch1-pretrain-finetune",
             "ch1-objective",
             "ch1-depth",
-            "ch1-enablers",
-            "ch1-generalization",
         ),
     ),
     Chapter("02-attention-cost", scenario_ids=("ch2-long-papers", "ch2-critique")),
@@ -81,6 +78,12 @@ CHAPTERS = [
             "debugging-silent-regression",
             "debugging-spec-shape",
         ),
+    ),
+    Chapter(  # chapter 1's sections on language models in general (issue 26); prose, no demo
+        "appendix-llm-context",
+        demo=False,
+        table=False,
+        scenario_ids=("ch1-pretrain-finetune", "ch1-enablers", "ch1-generalization"),
     ),
     Chapter("appendix-graded-notebooks"),
     Chapter("appendix-instructors", demo=False, table=False),  # prose about a command line

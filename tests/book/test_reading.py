@@ -220,7 +220,6 @@ def test_each_placement_has_a_static_wiring_figure_where_it_is_defined():
 
 def test_material_off_the_books_topic_is_marked_optional():
     optional = {
-        "01-at-a-glance": ("Pre-training, then fine-tuning", "Why one architecture does almost everything"),
         "02-attention-cost": (
             "Inference and the KV cache",
             "Two ways to read a very long paper",
@@ -235,6 +234,18 @@ def test_material_off_the_books_topic_is_marked_optional():
     ch2 = (BOOK / "02-attention-cost.md").read_text(encoding="utf-8")
     required = ch2[: ch2.index("(optional)\n")]
     assert "## Scaled dot-product attention" in required and "## What it costs" in required
+
+
+def test_chapter_1_leaves_language_models_in_general_to_an_appendix_and_links_it():
+    moved = ("Pre-training, then fine-tuning", "Why one architecture does almost everything")
+    ch1 = (BOOK / "01-at-a-glance.md").read_text(encoding="utf-8")
+    appendix = (BOOK / "appendix-llm-context.md").read_text(encoding="utf-8")
+    for heading in moved:
+        assert f"## {heading}" not in ch1, f"chapter 1 still has '{heading}'"
+        assert f"## {heading}\n" in appendix, f"the appendix lacks '{heading}'"
+    assert "<appendix-llm-context>`" in ch1, "chapter 1 links the appendix with its own text"
+    toc = (ROOT / "_toc.yml").read_text(encoding="utf-8")
+    assert toc.index("caption: Appendices") < toc.index("book/appendix-llm-context"), "it is listed as an appendix"
 
 
 def glossary_terms() -> set[str]:

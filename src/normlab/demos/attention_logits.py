@@ -1,5 +1,6 @@
-"""Chapter 10's demo: attention entropy against the scale of W_Q and W_K, with and without
-QK-norm (normlab.studies.logits). Left: one head's attention weights; right: the entropy curve.
+"""The demo of book/10-beyond-placement.md: attention entropy against the scale of W_Q and
+W_K, with and without QK-norm (normlab.studies.logits). Left: one head's attention weights;
+right: the entropy curve.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Chapter 11's demo: the character LM on the standard library's source (normlab.studies.lm),
-one placement and depth at a time, over chapter 11's 8 seeds: the loss curve of every seed
-(faint) and their median, and the per-block gradient norms of each FFN's W2 at four
-moments of training (the median over the seeds).
+"""The demo of book/11-small-language-model.md: the character LM on the standard library's
+source (normlab.studies.lm), one placement and depth at a time, over that page's 8 seeds:
+the loss curve of every seed (faint) and their median, and the per-block gradient norms of
+each FFN's W2 at four moments of training (the median over the seeds).
 """
 
 from __future__ import annotations

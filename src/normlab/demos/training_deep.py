@@ -1,6 +1,7 @@
-"""Chapter 9's demo: pre-norm on the book's reverse task at two learning rates, with no
-warm-up, a linear warm-up, or warm-up + cosine decay (normlab.studies.training.train_task),
-each over chapter 9's 16 seeds: one faint loss curve per seed and their median.
+"""The demo of book/09-training-deep-stacks.md: pre-norm on the book's reverse task at two
+learning rates, with no warm-up, a linear warm-up, or warm-up + cosine decay
+(normlab.studies.training.train_task), each over that page's 16 seeds: one faint loss curve
+per seed and their median.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ LEARNING_RATES = (1e-2, 1e-1)
 
 
 def run(lr: float, recipe: str, placement: str = "pre", optimiser: str = "adam") -> tuple[dict, ...]:
-    """The 16 seeds' records of one variant (cached: chapter 9's claims share them)."""
+    """The 16 seeds' records of one variant (cached: the claims of
+    book/09-training-deep-stacks.md share them)."""
     schedule, warmup = RECIPES[recipe]
     return train_task(placement, lr, schedule, warmup, optimiser, TASK, TASK_SEEDS)
 

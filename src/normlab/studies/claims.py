@@ -37,9 +37,10 @@ if TYPE_CHECKING:  # torch is imported where a claim needs it: the registry load
     from .experiments import Setting
 
 # A reverse-task run "learned" when its held-out token accuracy reaches 30 %: chance is
-# 1/16 = 6 %. Most of chapter 9's runs end near chance or above 75 %, but a few end in
-# between (one seed ends at 25 % with one CPU's kernels and 29 % with another's), so the
-# claims count seeds with a margin of several seeds: one run may cross the line.
+# 1/16 = 6 %. Most runs of book/09-training-deep-stacks.md end near chance or above 75 %,
+# but a few end in between (one seed ends at 25 % with one CPU's kernels and 29 % with
+# another's), so the claims count seeds with a margin of several seeds: one run may cross
+# the line.
 LEARNED = 0.3
 TASK_SEEDS = tuple(range(16))  # the reverse task is cheap: 16 seeds, trained together
 INIT_SEEDS = tuple(range(16))  # measurements at initialisation are cheaper still
@@ -150,9 +151,10 @@ MEASUREMENTS = "book/measurements.md"
 # --- one measurement of one seed, shared by every claim and table that needs it --------------
 # Several ensembles below contain the same single-seed measurement: chapter 4's profiles are
 # the measurements page's "correlated tokens" setting, chapter 5's depths 6, 12 and 24 are in
-# the depth sweep's Xavier setting, and the post-norm, pre-norm and DeepNorm rows of chapter 9's
-# initialisations are the amplification sweep's at depths 2 to 16. Each is computed once per
-# process (same function, arguments and seed: the same number, to the last bit).
+# the depth sweep's Xavier setting, and the post-norm, pre-norm and DeepNorm rows of the
+# initialisations of book/09-training-deep-stacks.md are the amplification sweep's at depths
+# 2 to 16. Each is computed once per process (same function, arguments and seed: the same
+# number, to the last bit).
 
 
 @functools.cache
@@ -313,7 +315,7 @@ claim(
 )
 
 
-# --- chapter 9: Lemma 3 and depth-aware initialisations, at init --------------------------
+# --- book/09-training-deep-stacks.md: Lemma 3 and depth-aware initialisations, at init ---
 
 LEMMA3_DEPTHS = (2, 4, 8, 16, 32)
 INIT_DEPTHS = (2, 4, 8, 16)
@@ -680,7 +682,7 @@ claim(
 )
 
 
-# --- chapter 9: warm-up and RAdam on the reverse task -------------------------------------
+# --- book/09-training-deep-stacks.md: warm-up and RAdam on the reverse task -------------
 
 # name on the page -> train_task's (placement, peak lr, schedule, warm-up steps, optimiser, blocks)
 REVERSE_TASK_SETTINGS = {
@@ -692,7 +694,7 @@ REVERSE_TASK_SETTINGS = {
     "post-norm, Adam, lr 0.01, 30-step warm-up": ("post", 0.01, "warmup", 30, "adam", 8),
     "post-norm, 4 blocks, Adam, lr 0.01, no warm-up": ("post", 0.01, "constant", 0, "adam", 4),
 }
-WARMUP_SETTINGS = tuple(REVERSE_TASK_SETTINGS)[:5]  # chapter 9's table
+WARMUP_SETTINGS = tuple(REVERSE_TASK_SETTINGS)[:5]  # the warm-up table of book/09-training-deep-stacks.md
 MEASUREMENT_WARMUP_SETTINGS = (  # the measurements page's table
     "post-norm, Adam, lr 0.01, no warm-up",
     "post-norm, Adam, lr 0.01, 30-step warm-up",
@@ -827,14 +829,14 @@ claim(
 )
 
 
-# --- chapter 11: the character language model ----------------------------------------------
+# --- book/11-small-language-model.md: the character language model -----------------------
 
 CH11 = "book/11-small-language-model.md"
 _LM_ENSEMBLE = "8 seeds of each model, 200 steps (trained together)"
 
 
 def lm_runs(placement: str, n_layers: int, modify: Callable[..., Any] | None = None) -> tuple[dict, ...]:
-    """Chapter 11's 8 runs of one model (cached by train_lm)."""
+    """The 8 runs of one model of book/11-small-language-model.md (cached by train_lm)."""
     from .lm import LMConfig, train_lm
 
     return train_lm(placement, n_layers, LMConfig(), modify=modify)
@@ -1012,8 +1014,9 @@ claim(
 
 @functools.lru_cache(maxsize=8)
 def lm_trained_measures(name: str) -> dict[str, np.ndarray]:
-    """Chapter 11's curse-of-depth measurements of each trained 8-block model of "post-norm"
-    or one of DEPTH_FIXES ("pre-norm" is the plain pre-norm model): studies.depthfixes.measure_trained."""
+    """The curse-of-depth measurements of book/11-small-language-model.md on each trained
+    8-block model of "post-norm" or one of DEPTH_FIXES ("pre-norm" is the plain pre-norm
+    model): studies.depthfixes.measure_trained."""
     from .depthfixes import DEPTH_FIXES, measure_trained
     from .lm import LMConfig
 
@@ -1160,9 +1163,10 @@ _TOP_STREAM = "the block-8 output of the small language model's trained 8-block 
 
 @functools.lru_cache(maxsize=4)
 def stream_measures(placement: str, trained: bool = True) -> dict:
-    """studies.scale.stream_measures of chapter 11's 8-block models of ``placement`` (trained,
-    or the same seeds' models before training): per seed and block, the largest |activation|
-    over the median, the stream's RMS and the attention mass on position 0."""
+    """studies.scale.stream_measures of the 8-block ``placement`` models of
+    book/11-small-language-model.md (trained, or the same seeds' models before training): per
+    seed and block, the largest |activation| over the median, the stream's RMS and the
+    attention mass on position 0."""
     from .lm import LMConfig, validation_batch
     from .scale import stream_measures as measure
     from .scale import untrained_models
@@ -1356,8 +1360,9 @@ POSTNORM_PAGE = "book/post-norm-revisited.md"
 
 
 def b2t_val_losses(n_layers: int) -> np.ndarray:
-    """Validation loss of chapter 11's post-norm model of ``n_layers`` blocks rewired with the B2T
-    connection (studies.scale.b2t; same seeds, initial weights and data), (seeds,)."""
+    """Validation loss of the post-norm model of book/11-small-language-model.md with
+    ``n_layers`` blocks rewired with the B2T connection (studies.scale.b2t; same seeds,
+    initial weights and data), (seeds,)."""
     from .scale import b2t
 
     return np.array([run["val_loss"] for run in lm_runs("post", n_layers, b2t)])

@@ -1,4 +1,5 @@
-"""Four fixes for pre-norm's cost at depth, trained and measured like chapter 11's models.
+"""Four fixes for pre-norm's cost at depth, trained and measured like the models of
+book/11-small-language-model.md.
 
 Mix-LN              Li et al. 2025 (Fig. 1c): post-norm blocks for the first
                     floor(alpha * L) layers, pre-norm for the rest; alpha = 25 % in
@@ -17,9 +18,9 @@ scale_norms_by_depth(model)        LayerNorm scaling applied to a pre-norm stack
 mix_ln(model, post_fraction)       Mix-LN made from a pre-norm stack
 normformer(model)                  NormFormer's two extra norms added to a pre-norm stack
 DEPTH_FIXES                        name -> train_lm arguments (pre-norm and the fixes)
-train_depth_fix(name)              one of them trained like chapter 11's models, 8 seeds (cached)
+train_depth_fix(name)              one of them trained like that page's models, 8 seeds (cached)
 stream_size(model, inputs)         ||x_l||^2 / d after each block, on validation text
-measure_trained(runs, config)      chapter 11's curse-of-depth measurements of an ensemble
+measure_trained(runs, config)      that page's curse-of-depth measurements of an ensemble
                                    (normlab.studies.claims compares each fix with pre-norm)
 """
 
@@ -143,14 +144,16 @@ def train_depth_fix(
     name: str, config: LMConfig = LMConfig(), n_layers: int = 8, seeds: tuple[int, ...] = ENSEMBLE
 ) -> tuple[dict, ...]:
     """train_lm's records for the fix called ``name`` in DEPTH_FIXES (cached like train_lm:
-    "pre-norm" is the very ensemble chapter 11 trains with ``train_lm("pre", 8, config)``)."""
+    "pre-norm" is the very ensemble book/11-small-language-model.md trains with
+    ``train_lm("pre", 8, config)``)."""
     if name not in DEPTH_FIXES:
         raise ValueError(f"unknown depth fix {name!r}: expected one of {tuple(DEPTH_FIXES)}")
     return train_lm(n_layers=n_layers, config=config, seeds=seeds, **DEPTH_FIXES[name])
 
 
 def measure_trained(runs: tuple[dict, ...], config: LMConfig = LMConfig()) -> dict[str, np.ndarray]:
-    """Chapter 11's measurements of each trained model of an ensemble, on its validation windows:
+    """The measurements of book/11-small-language-model.md on each trained model of an
+    ensemble, on its validation windows:
     {"val_loss" (seeds,), "cosine" (cos(block input, output)), "dropped" (loss change when the
     block is skipped), "stream" (stream_size)}, the last three (seeds, blocks)."""
     inputs, targets = validation_batch(config)

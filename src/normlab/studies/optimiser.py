@@ -59,7 +59,7 @@ OPTIMISERS = tuple(STEP_LR)
 def _optimiser(name: str, params: Iterable[nn.Parameter], lr: float) -> torch.optim.Optimizer:
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr)  # plain SGD: the step is lr times the gradient
-    return make_optimiser(name, params, lr)  # Adam / RAdam with the book's betas (chapter 9)
+    return make_optimiser(name, params, lr)  # Adam / RAdam with the book's betas (book/09-training-deep-stacks.md)
 
 
 @single_threaded
@@ -71,8 +71,8 @@ def _one_run(placement: str, optimiser: str, seed: int, task: TaskConfig, gpt2_i
     w2 = [block.get_parameter(W2) for block in model.blocks]
     start = [w.detach().clone() for w in w2]
     step = _optimiser(optimiser, model.parameters(), STEP_LR[optimiser])
-    stream = generator(30_000, seed)  # chapter 9's data stream for this seed
-    held_out, _ = reverse_task_batch(task, generator(40_000))  # chapter 9's held-out batch
+    stream = generator(30_000, seed)  # this seed's data stream in book/09-training-deep-stacks.md
+    held_out, _ = reverse_task_batch(task, generator(40_000))  # that page's held-out batch
     with torch.no_grad():
         before = model(held_out)
     gradients, first_change = None, None
@@ -94,9 +94,9 @@ def _one_run(placement: str, optimiser: str, seed: int, task: TaskConfig, gpt2_i
 def step_sizes(
     placement: str, optimiser: str, gpt2_init: bool = False, loss_scale: float = 1.0
 ) -> dict[str, np.ndarray]:
-    """For the 8-block reverse-task model of chapter 9, one row per seed: "gradient"
-    ||dL/dW2|| at step 0 and "moved" ||W2_K - W2_0|| / ||W2_0|| after STEPS steps, each
-    (seeds, blocks); "output change" ||f(W_1) - f(W_0)|| / ||f(W_0)|| on the held-out batch
+    """For the 8-block reverse-task model of book/09-training-deep-stacks.md, one row per
+    seed: "gradient" ||dL/dW2|| at step 0 and "moved" ||W2_K - W2_0|| / ||W2_0|| after STEPS
+    steps, each (seeds, blocks); "output change" ||f(W_1) - f(W_0)|| / ||f(W_0)|| on the held-out batch
     after the first step, (seeds,). ``loss_scale`` multiplies the loss (and so every gradient)."""
     runs = [_one_run(placement, optimiser, seed, TaskConfig(), gpt2_init, loss_scale) for seed in SEEDS]
     return {

@@ -1,6 +1,6 @@
-"""The residual stream at scale and post-norm revisited, measured on chapter 11's character
-model (normlab.studies.lm): what a tiny model shows of the phenomena papers report in
-billion-parameter models, and one hybrid placement.
+"""The residual stream at scale and post-norm revisited, measured on the character model
+of book/11-small-language-model.md (normlab.studies.lm): what a tiny model shows of the
+phenomena papers report in billion-parameter models, and one hybrid placement.
 
     B2TBlock                      post-norm with Takase et al.'s bottom-to-top connection
     b2t(model)                    a post-norm stack rewired to B2T (a ``train_lm`` modify)

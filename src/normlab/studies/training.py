@@ -1,5 +1,5 @@
 """The training loop shared by the chapters that train models, and the reverse-task
-runs of chapter 9 and the measurements page.
+runs of book/09-training-deep-stacks.md and the measurements page.
 
     fit(models, next_batches, loss_fn, optimiser, lr_at, steps)   the loop: one model per seed
     train_task(placement, peak_lr, schedule, warmup, ...)        the book's reverse task, 8 seeds
