@@ -22,6 +22,11 @@ _book = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = _book
 _spec.loader.exec_module(_book)
 assert_offline_and_clean, built_pages, open_page = _book.assert_offline_and_clean, _book.built_pages, _book.open_page
+# and the quiz answering of test_quiz_browser.py
+_spec = importlib.util.spec_from_file_location("browser_test_quiz", Path(__file__).with_name("test_quiz_browser.py"))
+_quiz = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = _quiz
+_spec.loader.exec_module(_quiz)
 
 pytestmark = pytest.mark.browser
 
@@ -30,6 +35,7 @@ SITE = ROOT / "_build" / "html"
 AXE = ROOT / ".cache" / "test-vendor" / "axe-core" / "axe.min.js"
 PHONE = {"width": 390, "height": 844}
 PAGES = built_pages() or ["<run make book first>"]
+QUIZ_PAGES = set(_quiz.pages_with_quizzes())
 
 
 @pytest.fixture
@@ -201,7 +207,9 @@ def test_every_page_as_a_reader_gets_it(visit, site_url, path):
       than the text column; axe finds no serious violation in our markup, light or dark;
     - at a phone's width (the page resized, as a phone turned from landscape does; the
       layout is the theme's and our CSS media queries): the page does not scroll sideways,
-      and what scrolls sideways in it has a scroll cue and is not cut off.
+      and what scrolls sideways in it has a scroll cue and is not cut off;
+    - back at 1280 px, every quiz on it is answered right by its key through the page's
+      controls, with no error and no request leaving localhost.
     """
     page = open_page(visit, site_url, path)
     # "attached", not visible: the first formula may sit in a hidden quiz explanation
@@ -218,6 +226,13 @@ def test_every_page_as_a_reader_gets_it(visit, site_url, path):
     page.set_viewport_size(PHONE)
     page.wait_for_timeout(300)
     assert_nothing_scrolls_sideways(page, path)
+    if path in QUIZ_PAGES:  # read from the built HTML, so a quiz that fails to render fails here
+        errors = (len(visit.page_errors), len(visit.console_errors))  # axe's own 404s are before
+        page.set_viewport_size({"width": 1280, "height": 900})
+        _quiz.answer_every_quiz_with_its_key(page, path)
+        assert visit.blocked == [], f"requests left localhost: {visit.blocked}"
+        assert visit.page_errors[errors[0] :] == [], f"uncaught errors: {visit.page_errors[errors[0] :]}"
+        assert visit.console_errors[errors[1] :] == [], f"console errors: {visit.console_errors[errors[1] :]}"
 
 
 def test_formulas_are_not_tab_stops(visit, site_url):
