@@ -27,6 +27,11 @@ _spec = importlib.util.spec_from_file_location("browser_test_quiz", Path(__file_
 _quiz = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = _quiz
 _spec.loader.exec_module(_quiz)
+# and the demo check of chapter_demos.py
+_spec = importlib.util.spec_from_file_location("browser_test_demos", Path(__file__).with_name("chapter_demos.py"))
+_demos = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = _demos
+_spec.loader.exec_module(_demos)
 
 pytestmark = pytest.mark.browser
 
@@ -36,6 +41,7 @@ AXE = ROOT / ".cache" / "test-vendor" / "axe-core" / "axe.min.js"
 PHONE = {"width": 390, "height": 844}
 PAGES = built_pages() or ["<run make book first>"]
 QUIZ_PAGES = set(_quiz.pages_with_quizzes())
+DEMO_PAGES = {f"book/{name}.html" for name in _demos.DEMO_CHAPTERS}
 
 
 @pytest.fixture
@@ -201,7 +207,7 @@ def assert_nothing_scrolls_sideways(page, path):
 @pytest.mark.parametrize("path", PAGES)
 def test_every_page_as_a_reader_gets_it(visit, site_url, path):
     """Each page loaded once, with its formulas typeset and its demos drawn, then checked
-    for what a reader would notice (these were four tests that each loaded every page):
+    for what a reader would notice (six tests used to load the page, one check each):
 
     - at 1280 px: it loads offline, with no uncaught or console error; no code line is wider
       than the text column; axe finds no serious violation in our markup, light or dark;
@@ -209,7 +215,8 @@ def test_every_page_as_a_reader_gets_it(visit, site_url, path):
       layout is the theme's and our CSS media queries): the page does not scroll sideways,
       and what scrolls sideways in it has a scroll cue and is not cut off;
     - back at 1280 px, every quiz on it is answered right by its key through the page's
-      controls, with no error and no request leaving localhost.
+      controls, and moving each demo's first control changes what the demo shows, with no
+      error and no request leaving localhost.
     """
     page = open_page(visit, site_url, path)
     # "attached", not visible: the first formula may sit in a hidden quiz explanation
@@ -226,10 +233,13 @@ def test_every_page_as_a_reader_gets_it(visit, site_url, path):
     page.set_viewport_size(PHONE)
     page.wait_for_timeout(300)
     assert_nothing_scrolls_sideways(page, path)
+    errors = (len(visit.page_errors), len(visit.console_errors))  # axe's own 404s are before
+    page.set_viewport_size({"width": 1280, "height": 900})
     if path in QUIZ_PAGES:  # read from the built HTML, so a quiz that fails to render fails here
-        errors = (len(visit.page_errors), len(visit.console_errors))  # axe's own 404s are before
-        page.set_viewport_size({"width": 1280, "height": 900})
         _quiz.answer_every_quiz_with_its_key(page, path)
+    if path in DEMO_PAGES:  # the chapters that have a demo (tests/book/test_chapters.py)
+        _demos.assert_every_demo_responds_to_its_first_control(page, path)
+    if path in QUIZ_PAGES | DEMO_PAGES:
         assert visit.blocked == [], f"requests left localhost: {visit.blocked}"
         assert visit.page_errors[errors[0] :] == [], f"uncaught errors: {visit.page_errors[errors[0] :]}"
         assert visit.console_errors[errors[1] :] == [], f"console errors: {visit.console_errors[errors[1] :]}"

@@ -1,8 +1,9 @@
-"""Every chapter's demo responds to its controls in a real browser, with no kernel.
+"""Every chapter's demo responds to its controls in a real browser, with no kernel: the check
+that test_reader.py's per-page test runs on each chapter with a demo.
 
-tests/browser/test_book.py checks the sample chapter's demo in detail and loads every
-page; this file turns the first control of each chapter's demos and checks that what
-the reader sees changes. Chapters are listed in tests/book/test_chapters.py.
+tests/browser/test_book.py checks the sample chapter's demo in detail; this file turns the
+first control of each chapter's demos and checks that what the reader sees changes, in
+test_reader.py's one load per page. Chapters are listed in tests/book/test_chapters.py.
 """
 
 from __future__ import annotations
@@ -10,10 +11,6 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
-
-import pytest
-
-pytestmark = pytest.mark.browser
 
 _spec = importlib.util.spec_from_file_location(
     "chapter_list", Path(__file__).resolve().parents[1] / "book" / "test_chapters.py"
@@ -47,21 +44,19 @@ def change_first_control(page, demo):
         control.locator("button.widget-toggle-button:not(.mod-active)").first.click()
 
 
-@pytest.mark.parametrize("name", DEMO_CHAPTERS)
-def test_chapter_demo_responds_to_its_control(visit, site_url, name):
-    page = visit.page
-    visit.goto(f"{site_url}/book/{name}.html")
-    page.wait_for_load_state("networkidle")
+def assert_every_demo_responds_to_its_first_control(page, path):
+    """Each demo of a loaded chapter shows an output, and moving its first control changes
+    what the reader sees (run on every chapter with a demo by test_reader.py's per-page
+    test, in the one load of the page that checks everything a page must be)."""
     page.wait_for_selector(".normlab-demo .widget-stack, .normlab-demo .widget-box")
     demos = page.locator(".normlab-demo")
-    assert demos.count() >= 1, "the chapter's demo is rendered"
+    assert demos.count() >= 1, f"{path}: the chapter's demo is rendered"
     for i in range(demos.count()):
         demo = demos.nth(i)
         demo.scroll_into_view_if_needed()
         before = demo.evaluate(VISIBLE_OUTPUT)
-        assert before.strip(), "the demo shows an output before any control is touched"
+        assert before.strip(), f"{path}: the demo shows an output before any control is touched"
         change_first_control(page, demo)
         page.wait_for_function(
             f"(args) => ({VISIBLE_OUTPUT})(args[0]) !== args[1]", arg=[demo.element_handle(), before], timeout=5_000
         )
-    assert visit.blocked == [] and visit.page_errors == [] and visit.console_errors == []
