@@ -106,12 +106,11 @@ def build_graded_notebook(
     student_positions: dict[str | None, list[int]] = {}
     for position, cell in enumerate(student_nb.cells):
         student_positions.setdefault(grade_id(cell), []).append(position)
-    chosen = {}
+    chosen: dict[str | None, int] = {}
     for gid, positions in student_positions.items():
-        if gid not in source_ids:
+        if gid is None or gid not in source_ids:  # source_ids holds no None: the same test, typed
             continue
-        # gid is one of source_ids here: never None (mypy cannot narrow it through `in`)
-        limit = min((p for t in following_test.get(gid, ()) for p in student_positions.get(t, [])), default=None)  # type: ignore[arg-type]
+        limit = min((p for t in following_test.get(gid, ()) for p in student_positions.get(t, [])), default=None)
         before = [p for p in positions if limit is None or p < limit]
         chosen[gid] = before[-1] if before else positions[0]
         if len(positions) > 1:
