@@ -16,22 +16,19 @@ from pathlib import Path
 
 import pytest
 
-# the page helpers of test_book.py (tests/browser is not a package)
-_spec = importlib.util.spec_from_file_location("browser_test_book", Path(__file__).with_name("test_book.py"))
-_book = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = _book
-_spec.loader.exec_module(_book)
+
+def sibling(filename: str):
+    """A module of this folder, by file name (tests/browser is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"browser_{Path(filename).stem}", Path(__file__).with_name(filename))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# the page helpers of test_book.py, the quiz answering of test_quiz_browser.py, the demo check
+_book, _quiz, _demos = sibling("test_book.py"), sibling("test_quiz_browser.py"), sibling("chapter_demos.py")
 assert_offline_and_clean, built_pages, open_page = _book.assert_offline_and_clean, _book.built_pages, _book.open_page
-# and the quiz answering of test_quiz_browser.py
-_spec = importlib.util.spec_from_file_location("browser_test_quiz", Path(__file__).with_name("test_quiz_browser.py"))
-_quiz = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = _quiz
-_spec.loader.exec_module(_quiz)
-# and the demo check of chapter_demos.py
-_spec = importlib.util.spec_from_file_location("browser_test_demos", Path(__file__).with_name("chapter_demos.py"))
-_demos = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = _demos
-_spec.loader.exec_module(_demos)
 
 pytestmark = pytest.mark.browser
 
