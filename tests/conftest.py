@@ -2,7 +2,8 @@
 
 ``make check`` selects ``-m "not browser and not jupyterlab and not slow and not nbgrader"``; ``make test``
 runs everything with ``-n 2 --dist loadgroup --no-loadscope-reorder``, in the order
-``longest_first`` gives. Tests that share an expensive
+``longest_first`` gives, while the claims evaluations run in the background
+(tests/claims/evaluations.py). Tests that share an expensive
 session-scoped fixture get one ``xdist_group``, so that fixture is built once, on one
 worker (a session fixture is per worker under xdist):
 
@@ -48,6 +49,15 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+def pytest_configure(config):
+    """In the process that runs the session (xdist's controller, or pytest alone), the plugin
+    that evaluates the book's claims in the background (tests/claims/evaluations.py)."""
+    if not hasattr(config, "workerinput"):
+        from claims.evaluations import PLUGIN, ClaimsInBackground
+
+        config.pluginmanager.register(ClaimsInBackground(), PLUGIN)
 
 
 @pytest.fixture(scope="session")
@@ -119,16 +129,17 @@ def group_of(item) -> str | None:
 
 
 def longest_first(items):
-    """The order xdist hands out work (``--no-loadscope-reorder`` keeps it): the claims
-    evaluations (minutes each, one process each) first, then the groups, largest first,
-    then the single tests as collected. Started last, a long test would run alone on one
-    worker while the other idles."""
+    """The order xdist hands out work (``--no-loadscope-reorder`` keeps it): the groups,
+    largest first, then the single tests as collected; started last, a long test would run
+    alone on one worker while the other idles. Last of all the claims tests, which only wait
+    for the reports of evaluations running in the background since the session started
+    (tests/claims/evaluations.py): a worker waiting there leaves its core to them."""
     sizes = Counter(group_of(item) for item in items)
 
     def rank(item):
         folder = Path(str(item.fspath)).relative_to(TESTS).parts[0]
         if folder == "claims" and item.get_closest_marker("slow"):
-            return (0, 0)
+            return (3, 0)
         group = group_of(item)
         return (1, -sizes[group]) if group else (2, 0)
 

@@ -9,23 +9,17 @@ each costs a full evaluation of every claim.) The book build itself covers this 
 kernels, ``avx512`` on a CPU that has it. A claim that flips fails with its name, its page and the
 evidence on both sides: this run's and the book build's.
 
-Each setting is evaluated in three parts, a process each, by the kind of ensemble the claims
-read (measurements at initialisation, the reverse task's training runs, the language model's):
-no part reads what another part computes, so splitting costs nothing, and the six parts of
-a few minutes each share two xdist workers evenly. They are the suite's longest tests, so
-tests/conftest.py starts them first.
+Each setting is evaluated in three parts, a process each (evaluations.py says which, and
+why they run in the background while the rest of the suite runs).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from functools import cache
 from pathlib import Path
 
 import pytest
+from claims.evaluations import CLAIMS_OF, PARTS, SETTINGS, Reports, evaluate
 
 from normlab.studies.claims import CLAIMS, format_evidence
 
@@ -38,50 +32,15 @@ def native_kernels() -> str:
     return torch.backends.cpu.get_cpu_capability().lower()  # "avx512", "avx2" or "default"
 
 
-def evaluate(kernels: str | None, seed_base: int, names: list[str] | tuple[str, ...] = ()) -> dict:
-    """The report of the claims ``names`` (default: every claim) from a new process with these
-    kernels and seed base."""
-    env = {**os.environ, "NORMLAB_SEED_BASE": str(seed_base), "OMP_NUM_THREADS": "1"}
-    env.pop("ATEN_CPU_CAPABILITY", None)
-    if kernels:
-        env["ATEN_CPU_CAPABILITY"] = kernels
-    done = subprocess.run(
-        [sys.executable, "-m", "normlab.studies.claims", "--json", *names],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    if not done.stdout.strip():
-        pytest.fail(f"the claims did not run (exit {done.returncode}):\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout)
-
-
 @cache
 def as_built(names: tuple[str, ...]) -> dict:
     """These claims as the book build evaluates them: this CPU's kernels, the book's seeds."""
     return evaluate(None, 0, names)
 
 
-def part_of(claim) -> str:
-    """Which evaluation a claim belongs to, by the runs its measurement reads."""
-    if "at initialisation" in claim.ensemble:
-        return "at-init"
-    if "reverse-task" in claim.ensemble:
-        return "reverse-task"
-    return "language-model"
-
-
-# the costliest first (cold, default kernels: about 220 s, 150 s and 110 s on a busy machine)
-PARTS = ("language-model", "reverse-task", "at-init")
-CLAIMS_OF = {part: tuple(name for name, c in CLAIMS.items() if part_of(c) == part) for part in PARTS}
-KERNELS_AND_SEEDS = {"default-kernels": ("default", 0), "avx2-kernels-seed-base-1000": ("avx2", 1000)}
-SETTINGS = [
-    pytest.param(kernels, seed_base, part, id=f"{name}-{part}")
-    for part in PARTS
-    for name, (kernels, seed_base) in KERNELS_AND_SEEDS.items()
-]
+@pytest.fixture(scope="session")
+def reports(pytestconfig):
+    return Reports(pytestconfig)
 
 
 def test_the_parts_cover_every_claim_once():
@@ -91,15 +50,16 @@ def test_the_parts_cover_every_claim_once():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("kernels", "seed_base", "part"), SETTINGS)
-def test_every_claim_holds(kernels, seed_base, part):
+@pytest.mark.parametrize("setting", SETTINGS, ids=[s.id for s in SETTINGS])
+def test_every_claim_holds(setting, reports):
+    kernels, seed_base = setting.kernels, setting.seed_base
     if kernels == "avx2" and native_kernels() == "default":
         pytest.skip("this CPU has no AVX2 kernels")
-    report = evaluate(kernels, seed_base, CLAIMS_OF[part])
+    report = reports.of(setting)
     assert report["seed_base"] == seed_base
     if kernels:
         assert report["kernels"].lower() == kernels, f"asked for {kernels}, PyTorch ran {report['kernels']}"
-    assert set(report["claims"]) == set(CLAIMS_OF[part])
+    assert set(report["claims"]) == set(setting.names)
     flipped = [name for name, result in report["claims"].items() if not result["holds"]]
     if flipped:
         built = as_built(tuple(flipped))["claims"]
