@@ -57,7 +57,6 @@ class ExerciseClass:
     """The end-to-end class: ten students' LMS downloads of every real exercise, collected."""
 
     course: Course  # graded with --jobs 2, exported, feedback made
-    jobs1: Path  # the same submissions graded with --jobs 1, exported
     collected: Path  # the same submissions collected, never graded (copied by test_distributed)
     expected: dict  # (assignment, student) -> "full" | "zero" | "not submitted"
     statuses: dict  # (student, assignment) -> words its status must contain
@@ -68,9 +67,10 @@ class ExerciseClass:
 @pytest.fixture(scope="session")
 def exercise_class(tmp_path_factory):
     """The end-to-end class graded locally ONCE per session (--jobs 2 with export and
-    feedback; --jobs 1 with export), for test_end_to_end.py and test_distributed.py (which
-    grades `collected` through Celery workers and compares).  None without 3+ exercises.
-    The exports and summary are kept as they were: later tests re-grade `course`."""
+    feedback), for test_end_to_end.py and test_distributed.py (which grades `collected`
+    through Celery workers, one kernel each, and compares: the grades do not depend on how
+    the grading is spread).  None without 3+ exercises.  The exports and summary are kept
+    as they were: later tests re-grade `course`."""
     if len(ASSIGNMENTS) < 3:
         return None
     base = tmp_path_factory.mktemp("e2e")
@@ -81,17 +81,14 @@ def exercise_class(tmp_path_factory):
     downloads.mkdir()
     expected, statuses = class_downloads(course, str(downloads))
     run(root2, "collect", str(downloads))
-    collected, root1 = base / "collected" / "course", base / "jobs1" / "course"
+    collected = base / "collected" / "course"
     shutil.copytree(root2, collected)
-    shutil.copytree(root2, root1)
     run(root2, "grade", "--jobs", "2", *GRADE_ARGS)
     run(root2, "export")
     run(root2, "feedback")
-    run(root1, "grade", "--jobs", "1", *GRADE_ARGS)
-    run(root1, "export")
     exports = {name: (root2 / "autograder" / "export" / name).read_text() for name in ("grades.csv", "questions.csv")}
     summary = json.loads((root2 / "autograder" / "last_grade_summary.json").read_text())
-    return ExerciseClass(course, root1, collected, expected, statuses, exports, summary)
+    return ExerciseClass(course, collected, expected, statuses, exports, summary)
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """End to end on the repository's real exercises (exercises/<assignment>/<assignment>.ipynb):
 release -> 10 synthetic students downloaded from an LMS -> collect -> grade --jobs 2 ->
-export -> the expected CSV; the same CSV with --jobs 1; feedback without hidden tests;
+export -> the expected CSV; feedback without hidden tests;
 a re-run grades nothing.  The class is graded once per session (conftest.exercise_class,
 shared with test_distributed.py).  Expected scores are derived from the released max points, so
 the test follows the exercises when their points change."""
@@ -14,10 +14,9 @@ import zipfile
 
 import nbformat
 import pytest
-from autograder_helpers import ASSIGNMENTS, EXERCISES, GRADE_ARGS, Class, run
+from autograder_helpers import ASSIGNMENTS, GRADE_ARGS, Class, run
 
 from autograder.__main__ import main as cli
-from autograder.course import Course
 from autograder.synthetic import fill, solution_answers
 
 pytestmark = pytest.mark.slow
@@ -42,17 +41,16 @@ def read_csv(path):
 
 
 @pytest.fixture(scope="session")
-def graded_twice(exercise_class):
-    """The session's end-to-end class (conftest.exercise_class): graded with --jobs 2 and --jobs 1."""
+def graded(exercise_class):
+    """The session's end-to-end class (conftest.exercise_class), graded with --jobs 2."""
     if exercise_class is None:
         pytest.skip("needs 3+ assignments in exercises/")
-    k = exercise_class
-    return k.course, Course(root=str(k.jobs1), exercises=EXERCISES), k.expected, k.statuses
+    return exercise_class.course, exercise_class.expected, exercise_class.statuses
 
 
 @needs_exercises
-def test_grades_csv_has_the_expected_scores(graded_twice):
-    course, _, expected, statuses = graded_twice
+def test_grades_csv_has_the_expected_scores(graded):
+    course, expected, statuses = graded
     rows = read_csv(os.path.join(course.state_dir, "export", "grades.csv"))
     got = {
         (r["assignment"], r["student"]): (float(r["score"]) if r["score"] else None, float(r["max_score"]))
@@ -72,18 +70,8 @@ def test_grades_csv_has_the_expected_scores(graded_twice):
 
 
 @needs_exercises
-def test_same_csv_with_one_job(graded_twice):
-    two, one, _, _ = graded_twice
-    with (
-        open(os.path.join(two.state_dir, "export", "grades.csv")) as f2,
-        open(os.path.join(one.state_dir, "export", "grades.csv")) as f1,
-    ):
-        assert f2.read() == f1.read()
-
-
-@needs_exercises
-def test_difficulty_table_and_histogram(graded_twice):
-    course = graded_twice[0]
+def test_difficulty_table_and_histogram(graded):
+    course = graded[0]
     rows = read_csv(os.path.join(course.state_dir, "export", "questions.csv"))
     first = course.released()[0]  # s05_missing submitted only the first assignment: not a zero elsewhere
     assert rows and all(r["submissions"] == ("10" if r["assignment"] == first else "9") for r in rows), rows
@@ -119,8 +107,8 @@ def _hidden_test_lines(course):
 
 
 @needs_exercises
-def test_feedback_html_contains_no_hidden_test_text(graded_twice):
-    course = graded_twice[0]
+def test_feedback_html_contains_no_hidden_test_text(graded):
+    course = graded[0]
     hidden = _hidden_test_lines(course)
     assert hidden
     pages = [
@@ -142,8 +130,8 @@ def test_feedback_html_contains_no_hidden_test_text(graded_twice):
 
 
 @needs_exercises
-def test_rerun_grades_only_changed_submissions(graded_twice, capsys):
-    course = graded_twice[0]
+def test_rerun_grades_only_changed_submissions(graded, capsys):
+    course = graded[0]
     capsys.readouterr()
     run(course.root, "grade", "--jobs", "2", *GRADE_ARGS)
     out = capsys.readouterr().out
