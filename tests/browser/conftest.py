@@ -53,6 +53,18 @@ class Visit:
         assert response is not None and response.ok, f"{url}: HTTP {response and response.status}"
         return response
 
+    def errors_so_far(self) -> tuple[int, int]:
+        """A mark for ``assert_offline_and_clean(since=...)``: the errors logged until now."""
+        return len(self.page_errors), len(self.console_errors)
+
+    def assert_offline_and_clean(self, since: tuple[int, int] = (0, 0)) -> None:
+        """Nothing was fetched from outside, and no uncaught or console error was logged
+        (after the mark ``since``, when given)."""
+        page_errors, console_errors = self.page_errors[since[0] :], self.console_errors[since[1] :]
+        assert self.blocked == [], f"requests left localhost: {self.blocked}"
+        assert page_errors == [], f"uncaught errors: {page_errors}"
+        assert console_errors == [], f"console errors: {console_errors}"
+
 
 @pytest.fixture
 def visit(browser, screenshot_if_failed):

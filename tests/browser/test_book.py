@@ -40,12 +40,6 @@ def open_page(visit, site_url, path):
     return visit.page
 
 
-def assert_offline_and_clean(visit):
-    assert visit.blocked == [], f"requests left localhost: {visit.blocked}"
-    assert visit.page_errors == [], f"uncaught errors: {visit.page_errors}"
-    assert visit.console_errors == [], f"console errors: {visit.console_errors}"
-
-
 def test_math_is_typeset(visit, site_url):
     page = open_page(visit, site_url, SAMPLE)
     page.wait_for_selector("mjx-container", state="attached")
@@ -56,7 +50,7 @@ def test_math_is_typeset(visit, site_url):
     )
     assert page.locator("mjx-container").count() >= 5
     assert raw_tex == []
-    assert_offline_and_clean(visit)
+    visit.assert_offline_and_clean()
 
 
 def visible_figure(page):
@@ -91,7 +85,7 @@ def test_demo_controls_change_the_visible_figure(visit, site_url):
     page.wait_for_timeout(200)
     rms = visible_figure(page)
     assert rms not in (first, deeper)
-    assert_offline_and_clean(visit)
+    visit.assert_offline_and_clean()
 
 
 # --- quizzes ---------------------------------------------------------------------------
@@ -144,7 +138,7 @@ def test_single_choice_quiz(visit, site_url):
     assert len(visible_explanations(box)) == 1
     # options are shown shuffled: find the option by its input's value (its bank index)
     assert box.locator(f".nl-quiz-option:has(input[value='{wrong}'])").locator(".nl-quiz-explain").is_visible()
-    assert_offline_and_clean(visit)
+    visit.assert_offline_and_clean()
 
 
 def test_multiple_choice_quiz(visit, site_url):
@@ -163,7 +157,7 @@ def test_multiple_choice_quiz(visit, site_url):
     wrong_li = box.locator(f".nl-quiz-option:has(input[value='{wrong}'])")
     assert wrong_li.locator(".nl-quiz-explain").is_visible()
     assert "nl-quiz-wrong" in wrong_li.get_attribute("class")
-    assert_offline_and_clean(visit)
+    visit.assert_offline_and_clean()
 
 
 def current_ranks(box):
@@ -180,7 +174,7 @@ def test_ordering_quiz_explains_the_steps_only_when_solved_or_given_up(visit, si
     press(box, "reveal")  # "Show the answer"
     assert current_ranks(box) == sorted(current_ranks(box))
     assert len(visible_explanations(box)) == len(q.choices) + bool(q.explain)
-    assert_offline_and_clean(visit)
+    visit.assert_offline_and_clean()
 
 
 def test_ordering_quiz_works_with_the_keyboard_alone(visit, site_url):
@@ -210,7 +204,7 @@ def test_ordering_quiz_works_with_the_keyboard_alone(visit, site_url):
     page.keyboard.press("Tab")  # Check -> Reset
     page.keyboard.press("Enter")
     assert current_ranks(box) == q.shuffled_order()
-    assert_offline_and_clean(visit)
+    visit.assert_offline_and_clean()
 
 
 def test_numeric_quiz(visit, site_url):
@@ -237,7 +231,7 @@ def test_numeric_quiz(visit, site_url):
     field.fill("two by eight")
     press(box, "check")
     assert "Expected a number" in feedback(box)
-    assert_offline_and_clean(visit)
+    visit.assert_offline_and_clean()
 
 
 def test_search_finds_a_word_from_a_chapter(visit, site_url):
@@ -245,4 +239,4 @@ def test_search_finds_a_word_from_a_chapter(visit, site_url):
     page.wait_for_selector("#search-results li")
     hits = page.locator("#search-results li a").all_inner_texts()
     assert any("Platform sample" in hit for hit in hits), hits
-    assert_offline_and_clean(visit)
+    visit.assert_offline_and_clean()

@@ -45,12 +45,6 @@ def open_page(visit, site_url, path):
     return visit.page
 
 
-def assert_clean(visit):
-    assert visit.blocked == [], f"requests left localhost: {visit.blocked}"
-    assert visit.page_errors == [], f"uncaught errors: {visit.page_errors}"
-    assert visit.console_errors == [], f"console errors: {visit.console_errors}"
-
-
 def box_of(page, qid):
     box = page.locator(f"#quiz-{qid}")
     box.scroll_into_view_if_needed()
@@ -125,7 +119,7 @@ def test_numbers_with_thousands_separators_and_torch_sizes_are_accepted(visit, s
         shape.locator(".nl-quiz-input").fill(typed)
         shape.locator(".nl-quiz-input").press("Enter")
         assert feedback(shape).startswith("Correct"), typed
-    assert_clean(visit)
+    visit.assert_offline_and_clean()
 
 
 def test_the_page_parser_follows_the_number_forms(visit, site_url):
@@ -152,7 +146,7 @@ def test_partly_right_multiple_choice_marks_missed_options_as_missed(visit, site
         assert li.locator(".nl-quiz-explain").is_visible()
     picked = box.locator(f".nl-quiz-option:has(input[value='{right[0]}'])")
     assert "nl-quiz-right" in picked.get_attribute("class")
-    assert_clean(visit)
+    visit.assert_offline_and_clean()
 
 
 def test_ordering_accepts_a_second_valid_order(visit, site_url):
@@ -167,7 +161,7 @@ def test_ordering_accepts_a_second_valid_order(visit, site_url):
     assert ranks(box) == target
     box.locator(".nl-quiz-check").click()
     assert feedback(box).startswith("Correct")
-    assert_clean(visit)
+    visit.assert_offline_and_clean()
 
 
 def test_parameterised_question_tries_another_and_keeps_the_readers_sizes(visit, site_url):
@@ -200,7 +194,7 @@ def test_parameterised_question_tries_another_and_keeps_the_readers_sizes(visit,
     page.reload()
     page.wait_for_selector(f"#quiz-{q.id}.nl-quiz-ready", state="attached")
     assert int(box_of(page, q.id).get_attribute("data-variant")) == second  # the reader keeps their sizes
-    assert_clean(visit)
+    visit.assert_offline_and_clean()
 
 
 def test_progress_survives_a_reload_and_lists_what_was_missed(visit, site_url):
@@ -236,4 +230,4 @@ def test_progress_survives_a_reload_and_lists_what_was_missed(visit, site_url):
     visit.goto(f"{site_url}/book/progress.html")
     page.locator(".nl-quiz-forget").click()
     assert page.locator(".nl-quiz-progress-table tfoot td").nth(1).inner_text() == "0"
-    assert_clean(visit)
+    visit.assert_offline_and_clean()

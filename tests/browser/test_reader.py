@@ -28,7 +28,7 @@ def sibling(filename: str):
 
 # the page helpers of test_book.py, the quiz answering of test_quiz_browser.py, the demo check
 _book, _quiz, _demos = sibling("test_book.py"), sibling("test_quiz_browser.py"), sibling("chapter_demos.py")
-assert_offline_and_clean, built_pages, open_page = _book.assert_offline_and_clean, _book.built_pages, _book.open_page
+built_pages, open_page = _book.built_pages, _book.open_page
 
 pytestmark = pytest.mark.browser
 
@@ -65,7 +65,7 @@ def test_phone_menu_opens_and_reaches_a_chapter(phone, site_url):
     link.click()
     page.wait_for_url(re.compile(r".*/book/05-pre-norm\.html"))
     assert page.locator("h1").first.inner_text().lstrip("0123456789. ").startswith("Pre-norm")
-    assert_offline_and_clean(phone)
+    phone.assert_offline_and_clean()
 
 
 def test_phone_page_contents_drawer_opens_and_closes_with_escape(phone, site_url):
@@ -79,7 +79,7 @@ def test_phone_page_contents_drawer_opens_and_closes_with_escape(phone, site_url
     assert page.evaluate("document.activeElement.classList.contains('secondary-toggle')"), (
         "focus returns to the button that opened the drawer"
     )
-    assert_offline_and_clean(phone)
+    phone.assert_offline_and_clean()
 
 
 def test_desktop_toggle_collapses_and_restores_the_sidebar(visit, site_url):
@@ -101,7 +101,7 @@ def test_desktop_toggle_collapses_and_restores_the_sidebar(visit, site_url):
     page.wait_for_function(
         "() => getComputedStyle(document.querySelector('#pst-primary-sidebar')).visibility === 'visible'"
     )
-    assert_offline_and_clean(visit)
+    visit.assert_offline_and_clean()
 
 
 # --- item 7: nothing scrolls sideways on a phone ------------------------------------------
@@ -224,22 +224,20 @@ def test_every_page_as_a_reader_gets_it(visit, site_url, path):
     if page.locator(".normlab-demo").count():
         page.wait_for_selector(".normlab-demo .widget-box, .normlab-demo .widget-stack", state="attached")
     page.wait_for_timeout(300)  # late async errors (widget manager, MathJax fonts)
-    assert_offline_and_clean(visit)  # before axe, whose own fetch of the stylesheets logs 404s
+    visit.assert_offline_and_clean()  # before axe, whose own fetch of the stylesheets logs 404s
     assert_code_fits_the_column(page, path)
     assert_axe_clean_light_and_dark(page, path)
     page.set_viewport_size(PHONE)
     page.wait_for_timeout(300)
     assert_nothing_scrolls_sideways(page, path)
-    errors = (len(visit.page_errors), len(visit.console_errors))  # axe's own 404s are before
+    errors = visit.errors_so_far()  # axe's own 404s are before
     page.set_viewport_size({"width": 1280, "height": 900})
     if path in QUIZ_PAGES:  # read from the built HTML, so a quiz that fails to render fails here
         _quiz.answer_every_quiz_with_its_key(page, path)
     if path in DEMO_PAGES:  # the chapters that have a demo (tests/book/test_chapters.py)
         _demos.assert_every_demo_responds_to_its_first_control(page, path)
     if path in QUIZ_PAGES | DEMO_PAGES:
-        assert visit.blocked == [], f"requests left localhost: {visit.blocked}"
-        assert visit.page_errors[errors[0] :] == [], f"uncaught errors: {visit.page_errors[errors[0] :]}"
-        assert visit.console_errors[errors[1] :] == [], f"console errors: {visit.console_errors[errors[1] :]}"
+        visit.assert_offline_and_clean(since=errors)
 
 
 def test_formulas_are_not_tab_stops(visit, site_url):
@@ -267,7 +265,7 @@ def test_a_page_without_math_or_widgets_loads_neither(visit, site_url):
     page, loaded = loaded_files(visit, site_url, "book/bibliography.html")
     assert not [u for u in loaded if "mathjax" in u], loaded
     assert not [u for u in loaded if "html-manager" in u or "require.js" in u], loaded
-    assert_offline_and_clean(visit)
+    visit.assert_offline_and_clean()
 
 
 def test_a_chapter_loads_each_library_once_and_icons_from_the_font_only(visit, site_url):
@@ -280,7 +278,7 @@ def test_a_chapter_loads_each_library_once_and_icons_from_the_font_only(visit, s
     style = icon.evaluate("i => { const s = getComputedStyle(i, '::before'); return [s.fontFamily, s.content]; }")
     assert "Font Awesome" in style[0] and style[1] not in ("none", "normal", '""'), style
     assert page.evaluate("document.fonts.check('900 16px \"Font Awesome 6 Free\"')")
-    assert_offline_and_clean(visit)
+    visit.assert_offline_and_clean()
 
 
 # --- item 8: search, citations, index --------------------------------------------------------
@@ -291,7 +289,7 @@ def test_search_for_pre_norm_ranks_the_pre_norm_chapter_first(visit, site_url):
     page.wait_for_selector("#search-results li")
     hits = page.locator("#search-results li a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
     assert hits and "05-pre-norm" in hits[0], hits[:5]
-    assert_offline_and_clean(visit)
+    visit.assert_offline_and_clean()
 
 
 def test_bibliography_labels_entries_as_the_text_cites_them(visit, site_url):
@@ -321,7 +319,7 @@ def test_index_lists_each_glossary_term_where_it_is_used(visit, site_url):
     links = page.locator(".genindextable a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
     chapters = {href.split("#")[0] for href in links}
     assert len(chapters) >= 3, f"the index points into at least three pages: {sorted(chapters)}"
-    assert_offline_and_clean(visit)
+    visit.assert_offline_and_clean()
 
 
 # --- item 6: demo widgets follow dark mode ---------------------------------------------------
