@@ -16,14 +16,11 @@ why they run in the background while the rest of the suite runs).
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import pytest
-from claims.evaluations import CLAIMS_OF, PARTS, SETTINGS, Reports, evaluate
+from claims.evaluations import CLAIMS_OF, PARTS, ROOT, SETTINGS, Reports, evaluate
 
 from normlab.studies.claims import CLAIMS, format_evidence
-
-ROOT = Path(__file__).parents[2]
 
 
 def native_kernels() -> str:
