@@ -111,6 +111,20 @@ def evaluate(kernels: str | None, seed_base: int, names: tuple[str, ...] = ()) -
 # --- in the background --------------------------------------------------------------------
 
 
+def cpu_has(kernels: str | None) -> bool:
+    """Whether this CPU has what PyTorch's ``kernels`` need (``avx2``: AVX2 and FMA), read
+    from /proc/cpuinfo so the session's process need not import torch. It only spares the
+    background an evaluation whose test would skip: the test asks PyTorch itself, and runs
+    an evaluation that was not started in the background on its own."""
+    if kernels != "avx2":
+        return True
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return True
+    return {"avx2", "fma"} <= flags
+
+
 def lower_priority(pid: int) -> None:
     """Nice 19 for the process ``pid`` and, as it leads a session of its own, for its autogroup."""
     os.setpriority(os.PRIO_PROCESS, pid, 19)
@@ -180,7 +194,11 @@ class ClaimsInBackground:
     def start(self, nodeids: list[str]) -> None:
         if self.background is not None:  # every xdist worker reports the same collection
             return
-        chosen = [s for s in SETTINGS if any(n.endswith(f"::test_every_claim_holds[{s.id}]") for n in nodeids)]
+        chosen = [
+            s
+            for s in SETTINGS
+            if cpu_has(s.kernels) and any(n.endswith(f"::test_every_claim_holds[{s.id}]") for n in nodeids)
+        ]
         for setting in chosen:  # before any test runs: its test will wait for the report
             (self.folder / f"{setting.id}.planned").touch()
         self.background = Background(self.folder, chosen, slots=len(os.sched_getaffinity(0)))

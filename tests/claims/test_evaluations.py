@@ -9,8 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import claims.evaluations as evaluations
 import pytest
-from claims.evaluations import SETTINGS, lower_priority
+from claims.evaluations import SETTINGS, ClaimsInBackground, lower_priority
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 
@@ -50,3 +51,17 @@ def test_a_process_in_the_suites_session_never_lowers_the_suite(sleeper):
 def test_the_settings_have_distinct_ids():
     ids = [setting.id for setting in SETTINGS]
     assert len(ids) == len(set(ids)) == 6
+
+
+def test_an_evaluation_this_cpu_cannot_run_is_not_started(monkeypatch):
+    """Its test skips (this CPU has no AVX2 kernels); minutes of CPU in the background for
+    nothing otherwise."""
+    monkeypatch.setattr(evaluations, "cpu_has", lambda kernels: kernels != "avx2")
+    avx2 = [s for s in SETTINGS if s.kernels == "avx2"]
+    plugin = ClaimsInBackground()
+    try:
+        plugin.start([f"tests/claims/test_claims_everywhere.py::test_every_claim_holds[{s.id}]" for s in avx2])
+        assert plugin.background is not None and plugin.background.pending == []
+        assert list(plugin.folder.iterdir()) == []  # nothing planned: a test would run its own
+    finally:
+        plugin.pytest_unconfigure()
