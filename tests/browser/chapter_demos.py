@@ -8,16 +8,11 @@ test_reader.py's one load per page. Chapters are listed in tests/book/test_chapt
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
-_spec = importlib.util.spec_from_file_location(
-    "chapter_list", Path(__file__).resolve().parents[1] / "book" / "test_chapters.py"
-)
-_chapters = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = _chapters  # dataclasses look their module up there
-_spec.loader.exec_module(_chapters)
+from by_path import load
+
+_chapters = load(Path(__file__).resolve().parents[1] / "book" / "test_chapters.py", "chapter_list")
 DEMO_CHAPTERS = [c.name for c in _chapters.CHAPTERS if c.demo]
 
 # What the reader sees of a demo: the visible images and texts below its controls.

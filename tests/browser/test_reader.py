@@ -9,21 +9,16 @@ does not find "pre-norm", a bibliography labelled differently from the citations
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from by_path import load
 
 
 def sibling(filename: str):
     """A module of this folder, by file name (tests/browser is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"browser_{Path(filename).stem}", Path(__file__).with_name(filename))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load(Path(__file__).with_name(filename), f"browser_{Path(filename).stem}")
 
 
 # the page helpers of test_book.py, the quiz answering of test_quiz_browser.py, the demo check
